@@ -1,0 +1,17 @@
+// Package auth turns credentials into an authorization context: who is
+// asking, as Ditto subject ids such as "nginx:ditto".
+package auth
+
+// Context is an authenticated caller.
+type Context struct {
+	// Subjects are the caller's subject ids; the first is the default subject.
+	Subjects []string
+}
+
+// DefaultSubject is the first subject, or "" for an empty context.
+func (c Context) DefaultSubject() string {
+	if len(c.Subjects) == 0 {
+		return ""
+	}
+	return c.Subjects[0]
+}

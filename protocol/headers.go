@@ -1,0 +1,187 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Header names (SPEC.md §4). Ditto header names are case-insensitive; Headers
+// keeps them lower-case.
+const (
+	HeaderCorrelationID    = "correlation-id"
+	HeaderResponseRequired = "response-required"
+	HeaderTimeout          = "timeout"
+	HeaderIfMatch          = "if-match"
+	HeaderIfNoneMatch      = "if-none-match"
+	HeaderContentType      = "content-type"
+	HeaderETag             = "etag"
+	HeaderRequestedAcks    = "requested-acks"
+	HeaderCondition        = "condition"
+	HeaderChannel          = "channel"
+	HeaderOriginator       = "ditto-originator"
+	HeaderLocation         = "location"
+	HeaderVersion          = "version"
+)
+
+// ContentTypeMergePatch is the media type of merge commands and merged events.
+const ContentTypeMergePatch = "application/merge-patch+json"
+
+// typedHeaders are written with their JSON type rather than as strings, as
+// Ditto does for its boolean and array headers.
+var (
+	boolHeaders  = set(HeaderResponseRequired, "allow-policy-lockout", "ditto-weak-ack", "live-channel-condition-matched", "dry-run")
+	arrayHeaders = set(HeaderRequestedAcks, "declared-acks")
+	intHeaders   = set(HeaderVersion)
+)
+
+// Headers are an envelope's headers: lower-case names to their text. A header
+// that arrived as a non-string JSON value (true, 42, ["a"]) is kept as its
+// JSON text.
+type Headers map[string]string
+
+// Get returns the value of the header name (any case).
+func (h Headers) Get(name string) (string, bool) {
+	v, ok := h[strings.ToLower(name)]
+	return v, ok
+}
+
+// Set sets the header name (any case) to value.
+func (h Headers) Set(name, value string) { h[strings.ToLower(name)] = value }
+
+// Clone returns a copy of h that can be changed without touching h.
+func (h Headers) Clone() Headers {
+	out := make(Headers, len(h))
+	for k, v := range h {
+		out[k] = v
+	}
+	return out
+}
+
+// UnmarshalJSON accepts any JSON object; names are lower-cased.
+func (h *Headers) UnmarshalJSON(data []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return Errorf(CodeJSONFormatInvalid, "The headers must be a JSON object.")
+	}
+	out := make(Headers, len(raw))
+	for k, v := range raw {
+		var s string
+		if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
+			out[strings.ToLower(k)] = s
+			continue
+		}
+		out[strings.ToLower(k)] = string(v)
+	}
+	*h = out
+	return nil
+}
+
+// MarshalJSON writes the headers sorted by name, typed headers with their JSON type.
+func (h Headers) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	h.appendJSON(&b)
+	return b.Bytes(), nil
+}
+
+func (h Headers) appendJSON(b *bytes.Buffer) {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		writeJSONString(b, k)
+		b.WriteByte(':')
+		v := h[k]
+		switch {
+		case boolHeaders[k] && (v == "true" || v == "false"):
+			b.WriteString(v)
+		case intHeaders[k] && isInteger(v):
+			b.WriteString(v)
+		case arrayHeaders[k] && strings.HasPrefix(v, "[") && json.Valid([]byte(v)):
+			b.WriteString(v)
+		default:
+			writeJSONString(b, v)
+		}
+	}
+	b.WriteByte('}')
+}
+
+func isInteger(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
+}
+
+// ResponseRequired is the response-required header; absent means true.
+func (h Headers) ResponseRequired() (bool, error) {
+	v, ok := h[HeaderResponseRequired]
+	if !ok {
+		return true, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return true, Errorf(CodeHeaderInvalid, "The value '%s' of the header '%s' is not a valid boolean.", v, HeaderResponseRequired)
+	}
+	return b, nil
+}
+
+// Timeout is the timeout header; ok is false when it is absent.
+func (h Headers) Timeout() (d time.Duration, ok bool, err error) {
+	v, ok := h[HeaderTimeout]
+	if !ok {
+		return 0, false, nil
+	}
+	d, err = ParseTimeout(v)
+	return d, true, err
+}
+
+// timeoutUnits are Ditto's duration units; a bare number is seconds.
+var timeoutUnits = []struct {
+	suffix string
+	unit   time.Duration
+}{
+	{"ms", time.Millisecond}, {"mo", 30 * 24 * time.Hour}, {"s", time.Second}, {"m", time.Minute},
+	{"h", time.Hour}, {"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}, {"y", 365 * 24 * time.Hour},
+}
+
+// ParseTimeout parses Ditto's duration syntax: "42s", "250ms", "1m", "60" (seconds).
+func ParseTimeout(v string) (time.Duration, error) {
+	bad := Errorf(CodeTimeoutInvalid, "The timeout '%s' is not valid.", v)
+	num, unit := v, time.Second
+	for _, u := range timeoutUnits {
+		if strings.HasSuffix(v, u.suffix) {
+			num, unit = strings.TrimSuffix(v, u.suffix), u.unit
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > int64(365*24*time.Hour/unit) {
+		return 0, bad
+	}
+	return time.Duration(n) * unit, nil
+}
+
+// ETagList parses an If-Match / If-None-Match value: "*" or a comma-separated
+// list of entity tags. Weak tags (W/"…") compare by their opaque part.
+func ParseETagList(v string) (any bool, tags []string) {
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "*" {
+			any = true
+			continue
+		}
+		part = strings.TrimPrefix(part, "W/")
+		if part != "" {
+			tags = append(tags, part)
+		}
+	}
+	return any, tags
+}

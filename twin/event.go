@@ -1,0 +1,19 @@
+package twin
+
+import "github.com/twinway/twinway/protocol"
+
+// Event is a change to a thing, as the twin handler emits it after the change
+// is durable. Envelope is the Ditto event (topic …/things/twin/events/<action>,
+// path, value, revision, timestamp).
+type Event struct {
+	ThingID   string
+	Namespace string
+	Revision  int64
+	Envelope  protocol.Envelope
+}
+
+// EventSink receives every event in revision order per thing. Publish is
+// called while the thing is locked, so it must not block.
+type EventSink interface {
+	Publish(Event)
+}

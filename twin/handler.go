@@ -1,0 +1,150 @@
+// Package twin is the twin handler: it applies every twin command on things
+// at every path level to the stored state, answers with Ditto's statuses and
+// emits the change events. Both doors (WebSocket and HTTP) call the same
+// Handler, so every rule is written once.
+package twin
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/twinway/twinway/auth"
+	"github.com/twinway/twinway/protocol"
+)
+
+// DefaultMaxThingBytes is Ditto's thing size limit (100 kB).
+const DefaultMaxThingBytes = 100 * 1024
+
+// Config wires a Handler. Zero values are documented defaults.
+type Config struct {
+	Store  Store     // required
+	Events EventSink // nil: events are dropped
+	Logger *slog.Logger
+	// MaxThingBytes bounds a thing's JSON; 0 means DefaultMaxThingBytes.
+	MaxThingBytes int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Handler applies twin commands. It is safe for concurrent use; commands for
+// one thing are applied one at a time, in the order they take its lock.
+type Handler struct {
+	store    Store
+	events   EventSink
+	log      *slog.Logger
+	maxBytes int
+	now      func() time.Time
+	locks    thingLocks
+}
+
+// New validates cfg and returns a Handler.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("twin: Config.Store is required")
+	}
+	h := &Handler{store: cfg.Store, events: cfg.Events, log: cfg.Logger, maxBytes: cfg.MaxThingBytes, now: cfg.Now}
+	if h.events == nil {
+		h.events = discardEvents{}
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.maxBytes <= 0 {
+		h.maxBytes = DefaultMaxThingBytes
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	h.locks.m = map[string]*thingLock{}
+	return h, nil
+}
+
+type discardEvents struct{}
+
+func (discardEvents) Publish(Event) {}
+
+// command is a parsed twin command.
+type command struct {
+	env     protocol.Envelope
+	topic   protocol.Topic
+	thingID string
+	res     resource
+	who     auth.Context
+}
+
+// Handle applies one command envelope and returns its response envelope, an
+// error envelope when it fails. The response echoes the correlation-id.
+func (h *Handler) Handle(ctx context.Context, who auth.Context, env protocol.Envelope) protocol.Envelope {
+	topic, err := protocol.ParseTopic(env.Topic)
+	if err != nil {
+		return protocol.ErrorEnvelope(protocol.AsError(err), protocol.Topic{}, env.Headers)
+	}
+	resp, err := h.handle(ctx, who, env, topic)
+	if err != nil {
+		return protocol.ErrorEnvelope(protocol.AsError(err), topic, env.Headers)
+	}
+	return resp
+}
+
+func (h *Handler) handle(ctx context.Context, who auth.Context, env protocol.Envelope, topic protocol.Topic) (protocol.Envelope, error) {
+	if err := checkSupported(topic); err != nil {
+		return protocol.Envelope{}, err
+	}
+	if topic.Action == protocol.ActionRetrieve && topic.Name == protocol.Placeholder {
+		return h.retrieveMany(ctx, env, topic)
+	}
+	cmd := command{env: env, topic: topic, thingID: topic.EntityID(), who: who}
+	if err := protocol.ValidateThingID(cmd.thingID); err != nil {
+		return protocol.Envelope{}, err
+	}
+	var err error
+	if cmd.res, err = parseResource(env.Path); err != nil {
+		return protocol.Envelope{}, err
+	}
+	switch topic.Action {
+	case protocol.ActionRetrieve:
+		return h.retrieve(ctx, cmd)
+	case protocol.ActionCreate:
+		if !cmd.res.ptr.IsRoot() {
+			return protocol.Envelope{}, protocol.Errorf(protocol.CodeUnknownPath, "The path '%s' is not supported for create; use '/'.", env.Path)
+		}
+		return h.write(ctx, cmd, applyCreate)
+	case protocol.ActionModify:
+		return h.write(ctx, cmd, applyModify)
+	case protocol.ActionMerge:
+		return h.write(ctx, cmd, applyMerge)
+	case protocol.ActionDelete:
+		return h.write(ctx, cmd, applyDelete)
+	}
+	return protocol.Envelope{}, protocol.Errorf(protocol.CodeUnknownCommand, "The command '%s' is not supported.", topic.Action)
+}
+
+// checkSupported rejects the signals that are not twin commands on things.
+func checkSupported(t protocol.Topic) error {
+	switch {
+	case t.Group != protocol.GroupThings:
+		return protocol.Errorf(protocol.CodeSignalUnsupported, "The group '%s' is not supported by this gateway yet.", t.Group)
+	case t.Channel != protocol.ChannelTwin:
+		return protocol.Errorf(protocol.CodeSignalUnsupported, "The channel '%s' is not supported by this gateway yet.", t.Channel)
+	case t.Criterion != protocol.CriterionCommands:
+		return protocol.Errorf(protocol.CodeSignalUnsupported, "The criterion '%s' cannot be sent to the twin.", t.Criterion)
+	}
+	return nil
+}
+
+// response builds a success response to cmd.
+func response(cmd command, status int, value []byte, etag string) protocol.Envelope {
+	headers := protocol.Headers{}
+	if cid, ok := cmd.env.Headers[protocol.HeaderCorrelationID]; ok {
+		headers[protocol.HeaderCorrelationID] = cid
+	}
+	if etag != "" {
+		headers[protocol.HeaderETag] = etag
+	}
+	if value != nil {
+		headers[protocol.HeaderContentType] = "application/json"
+	}
+	return protocol.Envelope{Topic: cmd.topic.String(), Headers: headers, Path: cmd.res.ptr.String(), Value: value, Status: status}
+}

@@ -1,0 +1,142 @@
+package twin
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+
+	"github.com/twinway/twinway/protocol"
+)
+
+// selectableRoots are the top-level fields a thing's field selector may name
+// (SPEC.md §2).
+var selectableRoots = regexp.MustCompile(`^(thingId|policyId|definition|_namespace|_revision|_created|_modified|_metadata|_policy|_context|features|attributes|\*)$`)
+
+// retrieve answers a retrieve at any level. It takes no lock: the store only
+// ever holds committed, durable states.
+func (h *Handler) retrieve(ctx context.Context, cmd command) (protocol.Envelope, error) {
+	fields, err := parseFields(cmd)
+	if err != nil {
+		return protocol.Envelope{}, err
+	}
+	st, err := h.load(ctx, cmd.thingID)
+	if err != nil {
+		return protocol.Envelope{}, err
+	}
+	if !st.exists {
+		return protocol.Envelope{}, thingNotFound(cmd.thingID)
+	}
+	if err := checkPreconditions(cmd, st, true); err != nil {
+		return protocol.Envelope{}, err
+	}
+	var value any
+	var etag string
+	if cmd.res.level == levelThing {
+		value, etag = thingView(st, fields), revisionETag(st.rec.Revision)
+	} else {
+		v, ok := getAt(st.doc, cmd.res.ptr)
+		if !ok {
+			return protocol.Envelope{}, cmd.res.notFound(cmd.thingID)
+		}
+		value, etag = v, hashETag(v)
+		if fields != nil {
+			value = fields.Select(v)
+		}
+	}
+	return response(cmd, http.StatusOK, encodeJSON(value), etag), nil
+}
+
+// parseFields parses the command's field selector; roots are checked only
+// for whole things.
+func parseFields(cmd command) (protocol.FieldSelector, error) {
+	if cmd.env.Fields == "" {
+		return nil, nil
+	}
+	fs, err := protocol.ParseFieldSelector(cmd.env.Fields)
+	if err != nil {
+		return nil, err
+	}
+	if cmd.res.level == levelThing || cmd.topic.Name == protocol.Placeholder {
+		for _, root := range fs.Roots() {
+			if !selectableRoots.MatchString(root) {
+				return nil, protocol.Errorf(protocol.CodeFieldSelectionInvalid, "The field selection <%s> is not valid: a Thing has no field <%s>.", cmd.env.Fields, root)
+			}
+		}
+	}
+	return fs, nil
+}
+
+// thingView is the thing as a retrieve shows it: its document, with the
+// special fields (_revision, _created, …) added when the selector names them.
+func thingView(st state, fields protocol.FieldSelector) any {
+	if fields == nil {
+		return st.doc
+	}
+	view := make(map[string]any, len(st.doc)+4)
+	for k, v := range st.doc {
+		view[k] = v
+	}
+	view["_namespace"] = st.rec.Namespace
+	view["_revision"] = json.Number(itoa(st.rec.Revision))
+	view["_created"] = formatInstant(st.rec.Created)
+	view["_modified"] = formatInstant(st.rec.Modified)
+	return fields.Select(view)
+}
+
+// retrieveMany answers <ns|_>/_/things/twin/commands/retrieve with
+// {"thingIds":[…]}: the things in the requested order, missing ones left out.
+func (h *Handler) retrieveMany(ctx context.Context, env protocol.Envelope, topic protocol.Topic) (protocol.Envelope, error) {
+	cmd := command{env: env, topic: topic}
+	if p, err := protocol.ParsePointer(env.Path); err != nil || !p.IsRoot() {
+		return protocol.Envelope{}, protocol.Errorf(protocol.CodeUnknownPath, "The path '%s' is not supported for retrieving several things; use '/'.", env.Path)
+	}
+	var body struct {
+		ThingIDs []string `json:"thingIds"`
+	}
+	if env.Value != nil && json.Unmarshal(env.Value, &body) != nil {
+		return protocol.Envelope{}, protocol.Errorf(protocol.CodeJSONFormatInvalid, "The value must be an object with the array 'thingIds'.")
+	}
+	if len(body.ThingIDs) == 0 {
+		return protocol.Envelope{}, protocol.Errorf(protocol.CodeThingsIDsMissing, "The command to retrieve several Things did not contain any Thing IDs.")
+	}
+	for _, id := range body.ThingIDs {
+		if err := protocol.ValidateThingID(id); err != nil {
+			return protocol.Envelope{}, err
+		}
+	}
+	fields, err := parseFields(cmd)
+	if err != nil {
+		return protocol.Envelope{}, err
+	}
+	views, err := h.Things(ctx, body.ThingIDs, fields)
+	if err != nil {
+		return protocol.Envelope{}, err
+	}
+	out := protocol.Envelope{Topic: env.Topic, Headers: protocol.Headers{protocol.HeaderContentType: "application/json"},
+		Path: "/", Value: views, Status: http.StatusOK}
+	if cid, ok := env.Headers[protocol.HeaderCorrelationID]; ok {
+		out.Headers[protocol.HeaderCorrelationID] = cid
+	}
+	return out, nil
+}
+
+// Things returns the JSON array of the things with the given ids that exist,
+// in the order of ids, each narrowed by fields when it is not nil.
+func (h *Handler) Things(ctx context.Context, ids []string, fields protocol.FieldSelector) (json.RawMessage, error) {
+	recs, err := h.store.GetMany(ctx, ids)
+	if err != nil {
+		h.log.Warn("store read failed", "err", err)
+		return nil, protocol.Errorf(protocol.CodeThingUnavailable, "The Things are not available, please try again later.")
+	}
+	views := make([]any, 0, len(recs))
+	for _, rec := range recs {
+		v, err := decodeJSON(rec.Doc)
+		doc, ok := v.(map[string]any)
+		if err != nil || !ok {
+			continue
+		}
+		views = append(views, thingView(state{exists: true, rec: rec, doc: doc}, fields))
+	}
+	return encodeJSON(views), nil
+}

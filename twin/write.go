@@ -1,0 +1,251 @@
+package twin
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/twinway/twinway/protocol"
+)
+
+// state is a thing as a command sees it: exists is false for a thing never
+// created or deleted (rec then holds the tombstone's revision, if any).
+type state struct {
+	exists bool
+	rec    Record
+	doc    map[string]any
+}
+
+// change is what applying a write decided: the new document (nil deletes the
+// thing), the response and the event.
+type change struct {
+	doc         map[string]any
+	status      int
+	respValue   any  // value of a 201 response
+	hasResp     bool // respValue is set (it may be JSON null)
+	eventAction string
+	eventValue  any // value of a created/modified event; the patch of a merged one
+	hasEvent    bool
+}
+
+// applyFunc applies one kind of write to the current state. value is the
+// command's decoded value (nil for delete).
+type applyFunc func(cmd command, st state, value any) (change, error)
+
+// maxWriteAttempts bounds retries after a revision conflict, which only
+// happens when another process writes the same store.
+const maxWriteAttempts = 3
+
+// write runs one write command under the thing's lock: load, check
+// preconditions, apply, validate, persist durably, publish the event, answer.
+func (h *Handler) write(ctx context.Context, cmd command, apply applyFunc) (protocol.Envelope, error) {
+	var value any
+	if cmd.topic.Action != protocol.ActionDelete {
+		if cmd.env.Value == nil {
+			return protocol.Envelope{}, protocol.Errorf(protocol.CodeJSONFieldMissing, "JSON did not include required </value> field!")
+		}
+		v, err := decodeJSON(cmd.env.Value)
+		if err != nil {
+			return protocol.Envelope{}, protocol.Errorf(protocol.CodeJSONInvalid, "The value is not valid JSON: %v", err)
+		}
+		value = v
+	}
+	unlock := h.locks.lock(cmd.thingID)
+	defer unlock()
+	for attempt := 1; ; attempt++ {
+		st, err := h.load(ctx, cmd.thingID)
+		if err != nil {
+			return protocol.Envelope{}, err
+		}
+		if !cmd.res.ptr.IsRoot() && !st.exists {
+			return protocol.Envelope{}, thingNotFound(cmd.thingID)
+		}
+		if err := checkPreconditions(cmd, st, false); err != nil {
+			return protocol.Envelope{}, err
+		}
+		// apply may change st.doc in place; it is re-read on a retry.
+		ch, err := apply(cmd, st, value)
+		if err != nil {
+			return protocol.Envelope{}, err
+		}
+		rec, err := h.nextRecord(cmd, st, ch)
+		if err != nil {
+			return protocol.Envelope{}, err
+		}
+		err = h.store.Put(ctx, rec, st.rec.Revision)
+		if errors.Is(err, ErrRevisionConflict) && attempt < maxWriteAttempts {
+			continue
+		}
+		if err != nil {
+			h.log.Warn("store write failed", "thing", cmd.thingID, "err", err)
+			return protocol.Envelope{}, unavailable(cmd.thingID)
+		}
+		h.publish(cmd, rec, ch)
+		return h.writeResponse(cmd, rec, ch), nil
+	}
+}
+
+// nextRecord validates the new document and builds the record to store.
+func (h *Handler) nextRecord(cmd command, st state, ch change) (Record, error) {
+	now := h.now().UTC()
+	rec := Record{ID: cmd.thingID, Namespace: cmd.topic.Namespace, Revision: st.rec.Revision + 1, Modified: now, Created: now}
+	if st.exists {
+		rec.Created = st.rec.Created
+	}
+	if ch.doc == nil {
+		rec.Deleted = true
+		rec.PolicyID = st.rec.PolicyID
+		return rec, nil
+	}
+	doc, err := normalizeThing(ch.doc)
+	if err != nil {
+		return Record{}, err
+	}
+	if err := checkThingID(cmd.thingID, doc); err != nil {
+		return Record{}, err
+	}
+	doc["thingId"] = cmd.thingID
+	policyID, ok := doc["policyId"].(string)
+	if !ok {
+		return Record{}, protocol.Errorf(protocol.CodePolicyIDNotDeletable, "The Policy ID of the Thing with ID '%s' cannot be deleted.", cmd.thingID)
+	}
+	rec.PolicyID = policyID
+	rec.Doc = encodeJSON(doc)
+	if len(rec.Doc) > h.maxBytes {
+		return Record{}, protocol.Errorf(protocol.CodeThingTooLarge, "The size of '%d' bytes exceeds the maximal allowed Thing size of '%d' bytes.", len(rec.Doc), h.maxBytes)
+	}
+	return rec, nil
+}
+
+// checkThingID rejects a document whose thingId differs from the command's.
+func checkThingID(thingID string, doc map[string]any) error {
+	id, ok := doc["thingId"]
+	if !ok {
+		return nil
+	}
+	if s, isString := id.(string); !isString || s != thingID {
+		return protocol.Errorf(protocol.CodeThingIDNotSettable, "The Thing ID in the request body is not equal to the Thing ID in the request URL or topic.")
+	}
+	return nil
+}
+
+func (h *Handler) publish(cmd command, rec Record, ch change) {
+	if !ch.hasEvent {
+		return
+	}
+	headers := protocol.Headers{}
+	if cid, ok := cmd.env.Headers[protocol.HeaderCorrelationID]; ok {
+		headers[protocol.HeaderCorrelationID] = cid
+	}
+	if originator := cmd.who.DefaultSubject(); originator != "" {
+		headers[protocol.HeaderOriginator] = originator
+	}
+	topic := protocol.Topic{Namespace: cmd.topic.Namespace, Name: cmd.topic.Name, Group: protocol.GroupThings,
+		Channel: protocol.ChannelTwin, Criterion: protocol.CriterionEvents, Action: ch.eventAction}
+	env := protocol.Envelope{Topic: topic.String(), Headers: headers, Path: cmd.res.ptr.String(),
+		Revision: rec.Revision, Timestamp: formatInstant(rec.Modified)}
+	switch ch.eventAction {
+	case protocol.ActionMerged:
+		headers[protocol.HeaderContentType] = protocol.ContentTypeMergePatch
+		env.Value = encodeJSON(ch.eventValue)
+	case protocol.ActionCreated, protocol.ActionModified:
+		env.Value = encodeJSON(ch.eventValue)
+	}
+	h.events.Publish(Event{ThingID: cmd.thingID, Namespace: cmd.topic.Namespace, Revision: rec.Revision, Envelope: env})
+}
+
+func (h *Handler) writeResponse(cmd command, rec Record, ch change) protocol.Envelope {
+	var etag string
+	switch {
+	case rec.Deleted:
+	case cmd.res.ptr.IsRoot():
+		etag = revisionETag(rec.Revision)
+	case ch.doc != nil:
+		if v, ok := getAt(ch.doc, cmd.res.ptr); ok {
+			etag = hashETag(v)
+		}
+	}
+	var value []byte
+	if ch.hasResp {
+		value = encodeJSON(ch.respValue)
+	}
+	return response(cmd, ch.status, value, etag)
+}
+
+func unavailable(thingID string) *protocol.Error {
+	return protocol.Errorf(protocol.CodeThingUnavailable, "The Thing with ID '%s' is not available, please try again later.", thingID)
+}
+
+// load reads the thing's current state.
+func (h *Handler) load(ctx context.Context, id string) (state, error) {
+	rec, err := h.store.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return state{rec: Record{ID: id}}, nil
+	}
+	if err != nil {
+		h.log.Warn("store read failed", "thing", id, "err", err)
+		return state{}, unavailable(id)
+	}
+	if rec.Deleted {
+		return state{rec: rec}, nil
+	}
+	v, err := decodeJSON(rec.Doc)
+	doc, ok := v.(map[string]any)
+	if err != nil || !ok {
+		h.log.Error("stored thing is not a JSON object", "thing", id, "err", err)
+		return state{}, protocol.Errorf(protocol.CodeInternal, "The stored Thing with ID '%s' could not be read.", id)
+	}
+	return state{exists: true, rec: rec, doc: doc}, nil
+}
+
+// checkPreconditions evaluates If-Match and If-None-Match against the
+// addressed resource (SPEC.md §13.3). On a retrieve a matching If-None-Match
+// is 304, on a write 412.
+func checkPreconditions(cmd command, st state, retrieve bool) error {
+	ifMatch, hasIfMatch := cmd.env.Headers[protocol.HeaderIfMatch]
+	ifNoneMatch, hasIfNoneMatch := cmd.env.Headers[protocol.HeaderIfNoneMatch]
+	if !hasIfMatch && !hasIfNoneMatch {
+		return nil
+	}
+	exists, etag := st.exists, ""
+	if exists {
+		if cmd.res.ptr.IsRoot() {
+			etag = revisionETag(st.rec.Revision)
+		} else if v, ok := getAt(st.doc, cmd.res.ptr); ok {
+			etag = hashETag(v)
+		} else {
+			exists = false
+		}
+	}
+	if hasIfMatch {
+		any, tags := protocol.ParseETagList(ifMatch)
+		if !exists || !(any || containsTag(tags, etag)) {
+			return preconditionFailed(protocol.HeaderIfMatch, ifMatch, etag)
+		}
+	}
+	if hasIfNoneMatch {
+		any, tags := protocol.ParseETagList(ifNoneMatch)
+		if exists && (any || containsTag(tags, etag)) {
+			if retrieve {
+				return protocol.Errorf(protocol.CodePreconditionNotModified,
+					"The comparison of precondition header 'if-none-match' for the requested Thing resource evaluated to false. Expected: '%s' not to match actual: '%s'.", ifNoneMatch, etag)
+			}
+			return preconditionFailed(protocol.HeaderIfNoneMatch, ifNoneMatch, etag)
+		}
+	}
+	return nil
+}
+
+func containsTag(tags []string, etag string) bool {
+	for _, t := range tags {
+		if t == etag || strings.Trim(t, `"`) == strings.Trim(etag, `"`) {
+			return true
+		}
+	}
+	return false
+}
+
+func preconditionFailed(header, value, actual string) *protocol.Error {
+	return protocol.Errorf(protocol.CodePreconditionFailed,
+		"The comparison of precondition header '%s' for the requested Thing resource evaluated to false. Header value: '%s', actual entity-tag: '%s'.", header, value, actual)
+}
