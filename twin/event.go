@@ -17,3 +17,9 @@ type Event struct {
 type EventSink interface {
 	Publish(Event)
 }
+
+// EventSinkFunc adapts a function to EventSink.
+type EventSinkFunc func(Event)
+
+// Publish calls f(ev).
+func (f EventSinkFunc) Publish(ev Event) { f(ev) }
