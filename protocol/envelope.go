@@ -39,7 +39,7 @@ type wireEnvelope struct {
 // json.invalid (not JSON, not an object), json.field.missing (no topic) and
 // json.format.invalid (a field of the wrong type).
 func DecodeEnvelope(data []byte) (Envelope, error) {
-	trimmed := bytes.TrimSpace(data)
+	trimmed := bytes.Trim(data, " \t\r\n") // JSON's whitespace only, not \f, \v or NBSP
 	if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(trimmed) {
 		return Envelope{}, Errorf(CodeJSONInvalid, "Failed to parse JSON string '%s'!", preview(trimmed))
 	}

@@ -67,11 +67,10 @@ func ErrorEnvelope(err *Error, topic Topic, headers Headers) Envelope {
 	return Envelope{Topic: t.String(), Headers: responseHeaders(headers), Path: "/", Value: value, Status: err.Status}
 }
 
-// responseHeaders keeps of a command's headers those a response carries.
+// responseHeaders are the headers of an error answering a command with
+// headers h: its external headers, and the JSON content type.
 func responseHeaders(h Headers) Headers {
-	out := Headers{}
-	if cid, ok := h[HeaderCorrelationID]; ok {
-		out[HeaderCorrelationID] = cid
-	}
+	out := ExternalHeaders(h)
+	out[HeaderContentType] = "application/json"
 	return out
 }

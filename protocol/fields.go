@@ -1,6 +1,9 @@
 package protocol
 
-import "strings"
+import (
+	"reflect"
+	"strings"
+)
 
 // FieldSelector is a parsed Ditto field selector such as
 // "thingId,attributes/location(latitude,longitude),features/*/properties/on":
@@ -133,6 +136,11 @@ func selectInto(dst, src map[string]any, p Pointer) {
 			continue
 		}
 		sub, _ := dst[k].(map[string]any)
+		if sub != nil && sameMap(sub, child) {
+			// An earlier pointer selected k whole; sub is the input's own
+			// map, which must not be written to (it may be shared).
+			continue
+		}
 		if sub == nil {
 			sub = map[string]any{}
 		}
@@ -141,4 +149,9 @@ func selectInto(dst, src map[string]any, p Pointer) {
 			dst[k] = sub
 		}
 	}
+}
+
+// sameMap tells whether a and b are the same map (not merely equal ones).
+func sameMap(a, b map[string]any) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }

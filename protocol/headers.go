@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Header names (SPEC.md §4). Ditto header names are case-insensitive; Headers
@@ -25,6 +26,7 @@ const (
 	HeaderOriginator       = "ditto-originator"
 	HeaderLocation         = "location"
 	HeaderVersion          = "version"
+	HeaderEntityRevision   = "entity-revision"
 )
 
 // ContentTypeMergePatch is the media type of merge commands and merged events.
@@ -35,7 +37,7 @@ const ContentTypeMergePatch = "application/merge-patch+json"
 var (
 	boolHeaders  = set(HeaderResponseRequired, "allow-policy-lockout", "ditto-weak-ack", "live-channel-condition-matched", "dry-run")
 	arrayHeaders = set(HeaderRequestedAcks, "declared-acks")
-	intHeaders   = set(HeaderVersion)
+	intHeaders   = set(HeaderVersion, HeaderEntityRevision)
 )
 
 // Headers are an envelope's headers: lower-case names to their text. A header
@@ -74,7 +76,7 @@ func (h *Headers) UnmarshalJSON(data []byte) error {
 			out[strings.ToLower(k)] = s
 			continue
 		}
-		out[strings.ToLower(k)] = string(v)
+		out[strings.ToLower(k)] = validUTF8(v)
 	}
 	*h = out
 	return nil
@@ -106,7 +108,7 @@ func (h Headers) appendJSON(b *bytes.Buffer) {
 			b.WriteString(v)
 		case intHeaders[k] && isInteger(v):
 			b.WriteString(v)
-		case arrayHeaders[k] && strings.HasPrefix(v, "[") && json.Valid([]byte(v)):
+		case arrayHeaders[k] && strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]") && json.Valid([]byte(v)):
 			b.WriteString(v)
 		default:
 			writeJSONString(b, v)
@@ -115,9 +117,31 @@ func (h Headers) appendJSON(b *bytes.Buffer) {
 	b.WriteByte('}')
 }
 
+// isInteger tells whether s is an int written as a JSON number (no '+', no
+// leading zeros), so that it can be written unquoted.
 func isInteger(s string) bool {
+	digits := strings.TrimPrefix(s, "-")
+	if digits == "" || (digits[0] == '0' && len(digits) > 1) || strings.Trim(digits, "0123456789") != "" {
+		return false
+	}
 	_, err := strconv.Atoi(s)
 	return err == nil
+}
+
+// validUTF8 returns b as a string with each invalid UTF-8 byte replaced by
+// U+FFFD, as encoding/json does inside strings. A non-string header keeps its
+// JSON text, which json.Valid accepts even with invalid UTF-8 in it.
+func validUTF8(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	var sb strings.Builder
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		sb.WriteRune(r)
+		b = b[size:]
+	}
+	return sb.String()
 }
 
 // ResponseRequired is the response-required header; absent means true.

@@ -35,7 +35,7 @@ func createThing(cmd command, value any, stripNulls bool) (change, error) {
 	if _, ok := doc["policyId"]; !ok {
 		doc["policyId"] = cmd.thingID
 	}
-	return change{doc: doc, status: http.StatusCreated, respValue: doc, hasResp: true,
+	return change{doc: doc, action: protocol.ActionCreate, status: http.StatusCreated, respValue: doc, hasResp: true,
 		eventAction: protocol.ActionCreated, eventValue: doc, hasEvent: true}, nil
 }
 
@@ -87,15 +87,20 @@ func applyModify(cmd command, st state, value any) (change, error) {
 func applyMerge(cmd command, st state, patch any) (change, error) {
 	res := cmd.res
 	if res.level == levelThing {
-		if _, ok := patch.(map[string]any); !ok {
-			return change{}, protocol.Errorf(protocol.CodeMergeInvalid, "The merge patch for the Thing with ID '%s' must be a JSON object.", cmd.thingID)
+		if p, ok := patch.(map[string]any); !ok || len(p) == 0 {
+			return change{}, protocol.Errorf(protocol.CodeMergeInvalid, "The provided json value can not be applied at this resource")
+		}
+		if p := patch.(map[string]any); p["thingId"] == nil {
+			if _, present := p["thingId"]; present {
+				return change{}, protocol.Errorf(protocol.CodeThingIDNotDeletable, "The Thing ID of a Thing cannot be deleted.")
+			}
 		}
 		if !st.exists {
 			return createThing(cmd, patch, true)
 		}
 	}
 	if res.level == levelPolicyID && patch == nil {
-		return change{}, protocol.Errorf(protocol.CodePolicyIDNotDeletable, "The Policy ID of the Thing with ID '%s' cannot be deleted.", cmd.thingID)
+		return change{}, policyIDNotDeletable()
 	}
 	if p, ok := patch.(map[string]any); ok && res.level == levelThing {
 		if err := checkThingID(cmd.thingID, p); err != nil {
@@ -120,17 +125,18 @@ func applyMerge(cmd command, st state, patch any) (change, error) {
 // applyDelete deletes the resource at the command's path.
 func applyDelete(cmd command, st state, _ any) (change, error) {
 	res := cmd.res
-	switch res.level {
-	case levelThing:
+	if res.level == levelThing {
 		if !st.exists {
 			return change{}, thingNotFound(cmd.thingID)
 		}
 		return change{status: http.StatusNoContent, eventAction: protocol.ActionDeleted, hasEvent: true}, nil
-	case levelPolicyID:
-		return change{}, protocol.Errorf(protocol.CodePolicyIDNotDeletable, "The Policy ID of the Thing with ID '%s' cannot be deleted.", cmd.thingID)
 	}
 	if !deleteAt(st.doc, res.ptr) {
 		return change{}, res.notFound(cmd.thingID)
 	}
 	return change{doc: st.doc, status: http.StatusNoContent, eventAction: protocol.ActionDeleted, hasEvent: true}, nil
+}
+
+func policyIDNotDeletable() *protocol.Error {
+	return protocol.Errorf(protocol.CodePolicyIDNotDeletable, "The Policy ID of a Thing cannot be deleted.")
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/twinway/twinway/auth"
@@ -93,7 +94,7 @@ func (h *Handler) handle(ctx context.Context, who auth.Context, env protocol.Env
 		return protocol.Envelope{}, err
 	}
 	if topic.Action == protocol.ActionRetrieve && topic.Name == protocol.Placeholder {
-		return h.retrieveMany(ctx, env, topic)
+		return h.retrieveMany(ctx, who, env, topic)
 	}
 	cmd := command{env: env, topic: topic, thingID: topic.EntityID(), who: who}
 	if err := protocol.ValidateThingID(cmd.thingID); err != nil {
@@ -114,8 +115,17 @@ func (h *Handler) handle(ctx context.Context, who auth.Context, env protocol.Env
 	case protocol.ActionModify:
 		return h.write(ctx, cmd, applyModify)
 	case protocol.ActionMerge:
+		if err := checkMergeContentType(env.Headers); err != nil {
+			return protocol.Envelope{}, err
+		}
 		return h.write(ctx, cmd, applyMerge)
 	case protocol.ActionDelete:
+		if cmd.res.level == levelPolicyID {
+			// Ditto has no command to delete the policy id: the topic and
+			// the path do not combine.
+			return protocol.Envelope{}, protocol.Errorf(protocol.CodeUnknownTopicPath,
+				"The topic '%s' is not supported in combination with the path '%s'", env.Topic, env.Path)
+		}
 		return h.write(ctx, cmd, applyDelete)
 	}
 	return protocol.Envelope{}, protocol.Errorf(protocol.CodeUnknownCommand, "The command '%s' is not supported.", topic.Action)
@@ -134,17 +144,48 @@ func checkSupported(t protocol.Topic) error {
 	return nil
 }
 
-// response builds a success response to cmd.
-func response(cmd command, status int, value []byte, etag string) protocol.Envelope {
-	headers := protocol.Headers{}
-	if cid, ok := cmd.env.Headers[protocol.HeaderCorrelationID]; ok {
-		headers[protocol.HeaderCorrelationID] = cid
+// responseHeaders are the headers of a response to cmd or of its event: the
+// command's external headers, the originator, the content type and the
+// entity revision, as Ditto sets them.
+func responseHeaders(cmd command, revision int64) protocol.Headers {
+	headers := protocol.ExternalHeaders(cmd.env.Headers)
+	headers[protocol.HeaderContentType] = "application/json"
+	if cmd.topic.Action == protocol.ActionMerge {
+		headers[protocol.HeaderContentType] = protocol.ContentTypeMergePatch
 	}
+	if originator := cmd.who.DefaultSubject(); originator != "" {
+		headers[protocol.HeaderOriginator] = originator
+	}
+	if revision > 0 {
+		headers[protocol.HeaderEntityRevision] = itoa(revision)
+	}
+	return headers
+}
+
+// checkMergeContentType requires the merge patch media type on merge
+// commands, on both doors, as Ditto does.
+func checkMergeContentType(h protocol.Headers) error {
+	ct := h[protocol.HeaderContentType]
+	mediaType, _, _ := strings.Cut(ct, ";")
+	mediaType = strings.TrimSpace(mediaType)
+	switch {
+	case mediaType == "":
+		return protocol.Errorf(protocol.CodeMediaType, "The Content-Type header was empty or not present. Please set Content-Type header to \"%s\" for this resource", protocol.ContentTypeMergePatch)
+	case !strings.EqualFold(mediaType, protocol.ContentTypeMergePatch):
+		return protocol.Errorf(protocol.CodeMediaType, "The Media-Type <%s> is not supported for this resource.", mediaType).
+			WithDescription("Allowed Media-Type is: <" + protocol.ContentTypeMergePatch + ">.")
+	}
+	return nil
+}
+
+// response builds a success response to cmd; action overrides the topic's
+// action when a modify or merge became a create.
+func response(cmd command, action string, status int, value []byte, etag string, revision int64) protocol.Envelope {
+	headers := responseHeaders(cmd, revision)
 	if etag != "" {
 		headers[protocol.HeaderETag] = etag
 	}
-	if value != nil {
-		headers[protocol.HeaderContentType] = "application/json"
-	}
-	return protocol.Envelope{Topic: cmd.topic.String(), Headers: headers, Path: cmd.res.ptr.String(), Value: value, Status: status}
+	topic := cmd.topic
+	topic.Action = action
+	return protocol.Envelope{Topic: topic.String(), Headers: headers, Path: cmd.res.ptr.String(), Value: value, Status: status}
 }

@@ -64,9 +64,6 @@ func parseResource(path string) (resource, error) {
 			break
 		}
 		r.featureID = ptr[1]
-		if r.featureID == "*" {
-			return resource{}, protocol.Errorf(protocol.CodeJSONKeyInvalid, "The Feature ID '*' is not allowed.")
-		}
 		switch {
 		case n == 2:
 			r.level = levelFeature

@@ -4,14 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"regexp"
 
+	"github.com/twinway/twinway/auth"
 	"github.com/twinway/twinway/protocol"
 )
-
-// selectableRoots are the top-level fields a thing's field selector may name
-// (SPEC.md §2).
-var selectableRoots = regexp.MustCompile(`^(thingId|policyId|definition|_namespace|_revision|_created|_modified|_metadata|_policy|_context|features|attributes|\*)$`)
 
 // retrieve answers a retrieve at any level. It takes no lock: the store only
 // ever holds committed, durable states.
@@ -44,27 +40,16 @@ func (h *Handler) retrieve(ctx context.Context, cmd command) (protocol.Envelope,
 			value = fields.Select(v)
 		}
 	}
-	return response(cmd, http.StatusOK, encodeJSON(value), etag), nil
+	return response(cmd, protocol.ActionRetrieve, http.StatusOK, encodeJSON(value), etag, st.rec.Revision), nil
 }
 
-// parseFields parses the command's field selector; roots are checked only
-// for whole things.
+// parseFields parses the command's field selector. As in Ditto, fields a
+// thing does not have are silently left out of a retrieve, not rejected.
 func parseFields(cmd command) (protocol.FieldSelector, error) {
 	if cmd.env.Fields == "" {
 		return nil, nil
 	}
-	fs, err := protocol.ParseFieldSelector(cmd.env.Fields)
-	if err != nil {
-		return nil, err
-	}
-	if cmd.res.level == levelThing || cmd.topic.Name == protocol.Placeholder {
-		for _, root := range fs.Roots() {
-			if !selectableRoots.MatchString(root) {
-				return nil, protocol.Errorf(protocol.CodeFieldSelectionInvalid, "The field selection <%s> is not valid: a Thing has no field <%s>.", cmd.env.Fields, root)
-			}
-		}
-	}
-	return fs, nil
+	return protocol.ParseFieldSelector(cmd.env.Fields)
 }
 
 // thingView is the thing as a retrieve shows it: its document, with the
@@ -86,8 +71,8 @@ func thingView(st state, fields protocol.FieldSelector) any {
 
 // retrieveMany answers <ns|_>/_/things/twin/commands/retrieve with
 // {"thingIds":[…]}: the things in the requested order, missing ones left out.
-func (h *Handler) retrieveMany(ctx context.Context, env protocol.Envelope, topic protocol.Topic) (protocol.Envelope, error) {
-	cmd := command{env: env, topic: topic}
+func (h *Handler) retrieveMany(ctx context.Context, who auth.Context, env protocol.Envelope, topic protocol.Topic) (protocol.Envelope, error) {
+	cmd := command{env: env, topic: topic, who: who}
 	if p, err := protocol.ParsePointer(env.Path); err != nil || !p.IsRoot() {
 		return protocol.Envelope{}, protocol.Errorf(protocol.CodeUnknownPath, "The path '%s' is not supported for retrieving several things; use '/'.", env.Path)
 	}
@@ -113,12 +98,7 @@ func (h *Handler) retrieveMany(ctx context.Context, env protocol.Envelope, topic
 	if err != nil {
 		return protocol.Envelope{}, err
 	}
-	out := protocol.Envelope{Topic: env.Topic, Headers: protocol.Headers{protocol.HeaderContentType: "application/json"},
-		Path: "/", Value: views, Status: http.StatusOK}
-	if cid, ok := env.Headers[protocol.HeaderCorrelationID]; ok {
-		out.Headers[protocol.HeaderCorrelationID] = cid
-	}
-	return out, nil
+	return protocol.Envelope{Topic: env.Topic, Headers: responseHeaders(cmd, 0), Path: "/", Value: views, Status: http.StatusOK}, nil
 }
 
 // Things returns the JSON array of the things with the given ids that exist,

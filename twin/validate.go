@@ -117,7 +117,7 @@ func validateFeatures(v any) error {
 		return protocol.Errorf(protocol.CodeJSONFormatInvalid, "The features must be a JSON object.")
 	}
 	for id, f := range features {
-		if err := validateFeatureID(id); err != nil {
+		if err := protocol.ValidateKey(id); err != nil {
 			return err
 		}
 		normalized, err := normalizeFeature(f)
@@ -125,16 +125,6 @@ func validateFeatures(v any) error {
 			return err
 		}
 		features[id] = normalized
-	}
-	return nil
-}
-
-func validateFeatureID(id string) error {
-	if err := protocol.ValidateKey(id); err != nil {
-		return err
-	}
-	if id == "*" {
-		return protocol.Errorf(protocol.CodeJSONKeyInvalid, "The Feature ID '*' is not allowed.")
 	}
 	return nil
 }

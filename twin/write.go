@@ -2,7 +2,11 @@ package twin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"math"
+	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/twinway/twinway/protocol"
@@ -20,6 +24,7 @@ type state struct {
 // thing), the response and the event.
 type change struct {
 	doc         map[string]any
+	action      string // response topic action when not the command's (a modify that created the thing)
 	status      int
 	respValue   any  // value of a 201 response
 	hasResp     bool // respValue is set (it may be JSON null)
@@ -107,12 +112,13 @@ func (h *Handler) nextRecord(cmd command, st state, ch change) (Record, error) {
 	doc["thingId"] = cmd.thingID
 	policyID, ok := doc["policyId"].(string)
 	if !ok {
-		return Record{}, protocol.Errorf(protocol.CodePolicyIDNotDeletable, "The Policy ID of the Thing with ID '%s' cannot be deleted.", cmd.thingID)
+		return Record{}, policyIDNotDeletable()
 	}
 	rec.PolicyID = policyID
 	rec.Doc = encodeJSON(doc)
-	if len(rec.Doc) > h.maxBytes {
-		return Record{}, protocol.Errorf(protocol.CodeThingTooLarge, "The size of '%d' bytes exceeds the maximal allowed Thing size of '%d' bytes.", len(rec.Doc), h.maxBytes)
+	if size := utf16Length(rec.Doc); size > h.maxBytes {
+		return Record{}, protocol.Errorf(protocol.CodeThingTooLarge, "The size of '%s' kB exceeds the maximal allowed Thing size of '%s' kB.",
+			formatKB(size), formatKB(h.maxBytes))
 	}
 	return rec, nil
 }
@@ -133,13 +139,7 @@ func (h *Handler) publish(cmd command, rec Record, ch change) {
 	if !ch.hasEvent {
 		return
 	}
-	headers := protocol.Headers{}
-	if cid, ok := cmd.env.Headers[protocol.HeaderCorrelationID]; ok {
-		headers[protocol.HeaderCorrelationID] = cid
-	}
-	if originator := cmd.who.DefaultSubject(); originator != "" {
-		headers[protocol.HeaderOriginator] = originator
-	}
+	headers := responseHeaders(cmd, rec.Revision)
 	topic := protocol.Topic{Namespace: cmd.topic.Namespace, Name: cmd.topic.Name, Group: protocol.GroupThings,
 		Channel: protocol.ChannelTwin, Criterion: protocol.CriterionEvents, Action: ch.eventAction}
 	env := protocol.Envelope{Topic: topic.String(), Headers: headers, Path: cmd.res.ptr.String(),
@@ -149,7 +149,10 @@ func (h *Handler) publish(cmd command, rec Record, ch change) {
 		headers[protocol.HeaderContentType] = protocol.ContentTypeMergePatch
 		env.Value = encodeJSON(ch.eventValue)
 	case protocol.ActionCreated, protocol.ActionModified:
+		headers[protocol.HeaderContentType] = "application/json"
 		env.Value = encodeJSON(ch.eventValue)
+	default:
+		delete(headers, protocol.HeaderContentType)
 	}
 	h.events.Publish(Event{ThingID: cmd.thingID, Namespace: cmd.topic.Namespace, Revision: rec.Revision, Envelope: env})
 }
@@ -157,19 +160,48 @@ func (h *Handler) publish(cmd command, rec Record, ch change) {
 func (h *Handler) writeResponse(cmd command, rec Record, ch change) protocol.Envelope {
 	var etag string
 	switch {
-	case rec.Deleted:
-	case cmd.res.ptr.IsRoot():
+	case rec.Deleted || cmd.topic.Action == protocol.ActionDelete:
+	case cmd.res.ptr.IsRoot(),
+		// A merge of the policy id or definition answers with the thing's tag, as in Ditto.
+		cmd.topic.Action == protocol.ActionMerge && (cmd.res.level == levelPolicyID || cmd.res.level == levelDefinition):
 		etag = revisionETag(rec.Revision)
-	case ch.doc != nil:
+	default:
 		if v, ok := getAt(ch.doc, cmd.res.ptr); ok {
 			etag = hashETag(v)
 		}
 	}
 	var value []byte
-	if ch.hasResp {
+	switch {
+	case ch.hasResp:
 		value = encodeJSON(ch.respValue)
+	case cmd.topic.Action == protocol.ActionModify && ch.status == http.StatusNoContent &&
+		(cmd.res.level == levelAttributes || cmd.res.level == levelFeatures || cmd.res.level == levelFeature):
+		// Ditto's responses to these replacements carry an explicit null.
+		value = json.RawMessage("null")
 	}
-	return response(cmd, ch.status, value, etag)
+	action := cmd.topic.Action
+	if ch.action != "" {
+		action = ch.action
+	}
+	return response(cmd, action, ch.status, value, etag, rec.Revision)
+}
+
+// utf16Length is the length of JSON text in UTF-16 code units, which is what
+// Ditto's size limit counts (Java string length).
+func utf16Length(b []byte) int {
+	n := 0
+	for _, r := range string(b) {
+		n++
+		if r > 0xFFFF {
+			n++
+		}
+	}
+	return n
+}
+
+// formatKB formats n/1024 with at most three decimals, as Ditto's message does.
+func formatKB(n int) string {
+	return strconv.FormatFloat(math.Round(float64(n)/1024*1000)/1000, 'f', -1, 64)
 }
 
 func unavailable(thingID string) *protocol.Error {
@@ -246,6 +278,9 @@ func containsTag(tags []string, etag string) bool {
 }
 
 func preconditionFailed(header, value, actual string) *protocol.Error {
+	if actual == "" {
+		actual = "null"
+	}
 	return protocol.Errorf(protocol.CodePreconditionFailed,
 		"The comparison of precondition header '%s' for the requested Thing resource evaluated to false. Header value: '%s', actual entity-tag: '%s'.", header, value, actual)
 }

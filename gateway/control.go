@@ -1,0 +1,137 @@
+package gateway
+
+import (
+	"bytes"
+	"net/url"
+	"strings"
+
+	"github.com/twinway/twinway/protocol"
+)
+
+// Control commands of the WebSocket binding (SPEC.md §8). A text message that
+// starts with one of them is a control command, as in Ditto (prefix match).
+const (
+	startSendEvents       = "START-SEND-EVENTS"
+	stopSendEvents        = "STOP-SEND-EVENTS"
+	startSendMessages     = "START-SEND-MESSAGES"
+	stopSendMessages      = "STOP-SEND-MESSAGES"
+	startSendLiveCommands = "START-SEND-LIVE-COMMANDS"
+	stopSendLiveCommands  = "STOP-SEND-LIVE-COMMANDS"
+	startSendLiveEvents   = "START-SEND-LIVE-EVENTS"
+	stopSendLiveEvents    = "STOP-SEND-LIVE-EVENTS"
+	jwtToken              = "JWT-TOKEN"
+)
+
+// controlWords are matched in this order; no word is a prefix of another.
+var controlWords = [][]byte{
+	[]byte(startSendEvents), []byte(stopSendEvents),
+	[]byte(startSendMessages), []byte(stopSendMessages),
+	[]byte(startSendLiveCommands), []byte(stopSendLiveCommands),
+	[]byte(startSendLiveEvents), []byte(stopSendLiveEvents),
+	[]byte(jwtToken),
+}
+
+// The acknowledgements are shared by every session: queued bytes are never
+// changed.
+var (
+	ackStartEvents = []byte(startSendEvents + ":ACK")
+	ackStopEvents  = []byte(stopSendEvents + ":ACK")
+)
+
+// Event stream parameters.
+const (
+	paramNamespaces    = "namespaces"
+	paramFilter        = "filter"
+	paramExtraFields   = "extraFields"
+	paramCorrelationID = "correlation-id"
+)
+
+// unsupportedEventParams are START-SEND-EVENTS parameters that come with RQL
+// filtering and enrichment; until then a START naming one is refused rather
+// than silently delivering unfiltered events.
+var unsupportedEventParams = []string{paramFilter, paramExtraFields}
+
+// controlWordOf returns the control command data starts with.
+func controlWordOf(data []byte) (string, bool) {
+	for _, w := range controlWords {
+		if bytes.HasPrefix(data, w) {
+			return string(w), true
+		}
+	}
+	return "", false
+}
+
+// parseParams parses the parameters after the first '?' of a control
+// command as Ditto does: split on '&' and on the first '=', URL-decoded.
+// A part without '=' is ignored; a value that does not decode is kept as
+// sent; a repeated name keeps its last value.
+func parseParams(text string) map[string]string {
+	_, query, ok := strings.Cut(text, "?")
+	if !ok {
+		return nil
+	}
+	params := make(map[string]string)
+	for part := range strings.SplitSeq(query, "&") {
+		name, value, ok := strings.Cut(part, "=")
+		if !ok {
+			continue
+		}
+		params[unescape(name)] = unescape(value)
+	}
+	return params
+}
+
+func unescape(s string) string {
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return s
+}
+
+// splitList splits a comma-separated parameter, dropping blanks; "" is nil.
+func splitList(v string) []string {
+	var out []string
+	for item := range strings.SplitSeq(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// handleControl answers one control command. Unknown parameters are ignored,
+// as Ditto ignores them.
+func (s *session) handleControl(word, text string) {
+	params := parseParams(text)
+	headers := protocol.Headers{}
+	if cid := params[paramCorrelationID]; cid != "" {
+		headers[protocol.HeaderCorrelationID] = cid
+	}
+	switch word {
+	case startSendEvents:
+		for _, p := range unsupportedEventParams {
+			if params[p] != "" {
+				s.controlError(protocol.Errorf(protocol.CodeHeaderUnsupported,
+					"The parameter '%s' of %s is not supported yet.", p, word), headers)
+				return
+			}
+		}
+		// Re-sending START replaces the namespaces. The subscription is in
+		// place before the ACK is queued, so no event published after the
+		// client saw the ACK is missed.
+		s.g.hub.subscribe(s, splitList(params[paramNamespaces]))
+		s.send(ackStartEvents)
+	case stopSendEvents:
+		s.g.hub.unsubscribe(s) // also when not started: STOP always ACKs
+		s.send(ackStopEvents)
+	default:
+		// Messages, live commands, live events and JWT refresh come later.
+		s.controlError(protocol.Errorf(protocol.CodeSignalUnsupported, "%s is not supported yet.", word), headers)
+	}
+}
+
+// controlError answers a control command with an error envelope of the
+// unknown entity.
+func (s *session) controlError(e *protocol.Error, headers protocol.Headers) {
+	s.reply(protocol.ErrorEnvelope(e, protocol.Topic{}, headers))
+}

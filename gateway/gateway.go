@@ -1,0 +1,303 @@
+// Package gateway is the WebSocket door /ws/2 of the Ditto protocol and the
+// hub that fans twin events out to the sessions that asked for them
+// (SPEC.md §8).
+//
+// A Gateway is an http.Handler for the /ws/2 endpoint and a twin.EventSink.
+// Each upgraded connection becomes a session (see session) with its own
+// bounded outbound queue (see outQueue); the hub (see hub) keeps the sessions
+// that sent START-SEND-EVENTS in a copy-on-write snapshot, so Publish takes
+// no lock per event and never blocks on a session. A session that cannot keep
+// up is closed with a clear reason instead of slowing the others down.
+//
+// Locks: Gateway.mu (sessions), hub.mu (subscription changes) and each
+// outQueue.mu are leaves; none is held while another is taken, and none is
+// held during I/O.
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/twinway/twinway/auth"
+	"github.com/twinway/twinway/metrics"
+	"github.com/twinway/twinway/protocol"
+	"github.com/twinway/twinway/twin"
+)
+
+// Twins handles one twin command envelope and returns the response envelope
+// (an error envelope on failure). Implemented by *twin.Handler.
+type Twins interface {
+	Handle(ctx context.Context, who auth.Context, cmd protocol.Envelope) protocol.Envelope
+}
+
+// Authenticator authenticates the upgrade request; the error is a
+// *protocol.Error (401).
+type Authenticator interface {
+	Authenticate(r *http.Request) (auth.Context, error)
+}
+
+// Defaults of Config; a zero field takes its default.
+const (
+	DefaultQueueMessages   = 1024
+	DefaultQueueBytes      = 8 << 20 // 8 MiB
+	DefaultMaxMessageBytes = 256000  // Ditto's 250 kB message limit
+	DefaultPingInterval    = 30 * time.Second
+	DefaultPongTimeout     = 30 * time.Second
+	DefaultWriteTimeout    = 10 * time.Second
+)
+
+// Config configures a Gateway. Twins and Auth are required; every other zero
+// field takes the documented default.
+type Config struct {
+	// Twins handles the twin commands that sessions send.
+	Twins Twins
+	// Auth authenticates every upgrade request.
+	Auth Authenticator
+	// Metrics receives the session and event counters; nil: a private set
+	// that nobody scrapes.
+	Metrics *metrics.Metrics
+	// Logger receives session lifecycle logs; nil: discard.
+	Logger *slog.Logger
+
+	// QueueMessages bounds a session's outbound queue by messages queued or
+	// being written (default 1024).
+	QueueMessages int
+	// QueueBytes bounds a session's outbound queue by bytes queued or being
+	// written (default 8 MiB). A single message larger than this is still
+	// accepted into an empty queue.
+	QueueBytes int
+	// MaxMessageBytes is the largest inbound message; larger ones are answered
+	// with gateway:websocket.message.toolarge (413) and the socket stays open
+	// (default 256000, Ditto's 250 kB).
+	MaxMessageBytes int
+	// PingInterval is the period of server pings (default 30s).
+	PingInterval time.Duration
+	// PongTimeout is how long past PingInterval the gateway waits for any
+	// inbound frame or pong before it drops the connection (default 30s).
+	PongTimeout time.Duration
+	// WriteTimeout is the deadline of every write, frames and control
+	// frames alike (default 10s).
+	WriteTimeout time.Duration
+}
+
+// withDefaults validates c and fills its zero fields.
+func (c Config) withDefaults() (Config, error) {
+	if c.Twins == nil {
+		return c, errors.New("gateway: Config.Twins is required")
+	}
+	if c.Auth == nil {
+		return c, errors.New("gateway: Config.Auth is required")
+	}
+	ints := []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"QueueMessages", &c.QueueMessages, DefaultQueueMessages},
+		{"QueueBytes", &c.QueueBytes, DefaultQueueBytes},
+		{"MaxMessageBytes", &c.MaxMessageBytes, DefaultMaxMessageBytes},
+	}
+	for _, f := range ints {
+		if *f.v < 0 {
+			return c, fmt.Errorf("gateway: Config.%s must not be negative, got %d", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	durations := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"PingInterval", &c.PingInterval, DefaultPingInterval},
+		{"PongTimeout", &c.PongTimeout, DefaultPongTimeout},
+		{"WriteTimeout", &c.WriteTimeout, DefaultWriteTimeout},
+	}
+	for _, f := range durations {
+		if *f.v < 0 {
+			return c, fmt.Errorf("gateway: Config.%s must not be negative, got %s", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.New()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// Gateway serves /ws/2 and fans events out to its sessions. Create it with
+// New; it is safe for concurrent use.
+type Gateway struct {
+	cfg      Config // defaults filled
+	metrics  *metrics.Metrics
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+	hub      hub
+	ids      atomic.Uint64 // session ids, for logs
+
+	mu       sync.Mutex // guards sessions and closing
+	sessions map[*session]struct{}
+	closing  bool           // Shutdown started: refuse new sessions
+	wg       sync.WaitGroup // one per ServeHTTP past authentication
+}
+
+var _ twin.EventSink = (*Gateway)(nil)
+
+// New validates cfg, fills its defaults and returns the gateway.
+func New(cfg Config) (*Gateway, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{
+		cfg:      cfg,
+		metrics:  cfg.Metrics,
+		log:      cfg.Logger,
+		sessions: make(map[*session]struct{}),
+	}
+	g.upgrader = websocket.Upgrader{
+		// Any origin: the clients are API clients authenticating with
+		// credentials on the upgrade, not browsers riding on cookies.
+		CheckOrigin:     func(*http.Request) bool { return true },
+		WriteBufferPool: new(sync.Pool),
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+			g.log.Debug("websocket upgrade failed", "status", status, "err", reason)
+			http.Error(w, http.StatusText(status), status)
+		},
+	}
+	return g, nil
+}
+
+// ServeHTTP is the /ws/2 endpoint: it authenticates the request, upgrades it
+// to a WebSocket and serves the session until it ends. A failed
+// authentication is answered with the Ditto error as JSON body (usually 401
+// gateway:authentication.failed) and no upgrade; after Shutdown started the
+// answer is 503 gateway:service.unavailable.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.isClosing() {
+		writeError(w, errShuttingDown())
+		return
+	}
+	who, err := g.cfg.Auth.Authenticate(r)
+	if err != nil {
+		e := protocol.AsError(err)
+		if e.Status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Basic realm="twinway"`)
+		}
+		writeError(w, e)
+		return
+	}
+	if !g.begin() {
+		writeError(w, errShuttingDown())
+		return
+	}
+	defer g.wg.Done()
+
+	conn, err := g.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered the request and logged
+	}
+	s := newSession(g, conn, who, r)
+	if g.register(s) {
+		// Shutdown started while upgrading: close right away, through the
+		// same path as every other session.
+		s.close(reasonShutdown)
+	}
+	defer g.unregister(s)
+	s.serve()
+}
+
+func errShuttingDown() *protocol.Error {
+	return protocol.Errorf(protocol.CodeServiceUnavailable, "The gateway is shutting down.")
+}
+
+// writeError answers a plain HTTP request with a Ditto error body.
+func writeError(w http.ResponseWriter, e *protocol.Error) {
+	body, _ := json.Marshal(e)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(body)
+}
+
+func (g *Gateway) isClosing() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.closing
+}
+
+// begin counts a request that is about to become a session, unless Shutdown
+// started. Counting under mu keeps wg.Add from racing with Shutdown's Wait.
+func (g *Gateway) begin() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closing {
+		return false
+	}
+	g.wg.Add(1)
+	return true
+}
+
+// register adds s to the open sessions; it reports whether Shutdown has
+// started in the meantime.
+func (g *Gateway) register(s *session) (closing bool) {
+	g.mu.Lock()
+	g.sessions[s] = struct{}{}
+	closing = g.closing
+	g.mu.Unlock()
+	g.metrics.SessionsOpen.WithLabelValues("ws").Inc()
+	s.log.Debug("websocket session opened")
+	return closing
+}
+
+// unregister forgets s once both of its goroutines ended.
+func (g *Gateway) unregister(s *session) {
+	g.hub.unsubscribe(s)
+	g.mu.Lock()
+	delete(g.sessions, s)
+	g.mu.Unlock()
+	g.metrics.SessionsOpen.WithLabelValues("ws").Dec()
+}
+
+// Shutdown refuses new sessions, closes every session with close code 1001
+// "gateway shutting down" and waits for all session goroutines to end, or
+// for ctx to be done (then it returns ctx's error and the sessions finish
+// closing in the background). It may be called more than once.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	g.closing = true
+	open := make([]*session, 0, len(g.sessions))
+	for s := range g.sessions {
+		open = append(open, s)
+	}
+	g.mu.Unlock()
+
+	for _, s := range open {
+		s.close(reasonShutdown) // spawns the close handshake, never blocks
+	}
+	done := make(chan struct{})
+	go func() {
+		g.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("gateway: shutdown: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,113 @@
+// Package server wires the gateway's components — store, twin handler,
+// WebSocket door, HTTP door, metrics — into one http.Server. cmd/twinway
+// calls it, and so do the end-to-end tests, which start as many gateways as
+// they like in one process.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/twinway/twinway/api"
+	"github.com/twinway/twinway/auth"
+	"github.com/twinway/twinway/gateway"
+	"github.com/twinway/twinway/metrics"
+	"github.com/twinway/twinway/twin"
+	"github.com/twinway/twinway/twin/sqlitestore"
+)
+
+// Server is one running gateway.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *sqlitestore.Store
+	gateway *gateway.Gateway
+	http    *http.Server
+}
+
+// New opens the store and builds the gateway described by cfg.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg, defaultUser, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if defaultUser {
+		log.Warn("the default user ditto/ditto is enabled: configure users before exposing the gateway")
+	}
+	m := metrics.New()
+	store, err := sqlitestore.Open(ctx, sqlitestore.Config{Dir: cfg.DataDir, Logger: log.With("component", "store"), Observe: m.ObserveCommit})
+	if err != nil {
+		return nil, fmt.Errorf("opening the store in %s: %w", cfg.DataDir, err)
+	}
+	users := make(map[string]string, len(cfg.Users))
+	for _, u := range cfg.Users {
+		users[u.Name] = u.Password
+	}
+	authn := auth.NewBasicUsers(users)
+
+	// The handler publishes events to the gateway, and the gateway sends
+	// commands to the handler: the sink closes over gw, set just below.
+	var gw *gateway.Gateway
+	twins, err := twin.New(twin.Config{Store: store, Logger: log.With("component", "twin"), MaxThingBytes: cfg.MaxThingBytes,
+		Events: twin.EventSinkFunc(func(ev twin.Event) { gw.Publish(ev) })})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	gw, err = gateway.New(gateway.Config{Twins: twins, Auth: authn, Metrics: m, Logger: log.With("component", "gateway"),
+		QueueMessages: cfg.WebSocket.QueueMessages, QueueBytes: cfg.WebSocket.QueueBytes,
+		MaxMessageBytes: cfg.WebSocket.MaxMessageBytes, PingInterval: time.Duration(cfg.WebSocket.PingInterval)})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	httpAPI, err := api.New(api.Config{Twins: twins, Auth: authn, Metrics: m, Logger: log.With("component", "api"),
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Ready: func(ctx context.Context) error {
+			_, err := store.Get(ctx, "_:health-probe")
+			if errors.Is(err, twin.ErrNotFound) {
+				return nil
+			}
+			return err
+		}})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws/2", gw)
+	mux.Handle("/", httpAPI.Handler())
+	return &Server{cfg: cfg, log: log, store: store, gateway: gw,
+		http: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 610 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}, nil
+}
+
+// Listen opens the configured address.
+func (s *Server) Listen() (net.Listener, error) {
+	return net.Listen("tcp", s.cfg.Listen)
+}
+
+// Serve serves on ln until Shutdown; it returns nil after a clean shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.log.Info("gateway listening", "addr", ln.Addr().String(), "data", s.cfg.DataDir)
+	err := s.http.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown closes the WebSocket sessions (which http.Server.Shutdown does
+// not track), lets HTTP requests in flight finish, then closes the store so
+// that every acknowledged write is on disk.
+func (s *Server) Shutdown(ctx context.Context) error {
+	errs := []error{s.gateway.Shutdown(ctx), s.http.Shutdown(ctx), s.store.Close()}
+	return errors.Join(errs...)
+}
