@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run build test lint fuzz clean
+.PHONY: run build test test-js lint fuzz clean
 
 ## run: start the gateway on 127.0.0.1:8080 with the embedded store in ./data (user ditto/ditto)
 run:
@@ -16,6 +16,10 @@ build:
 test:
 	$(GO) mod download
 	$(GO) test -race -count=1 $(PKGS)
+
+## test-js: Eclipse Ditto's JavaScript client against a fresh gateway (needs node and npm)
+test-js:
+	./e2e/jsclient/run.sh
 
 ## lint: go vet and a gofmt check
 lint:

@@ -15,6 +15,10 @@ type FieldSelector []Pointer
 // make parsing expensive.
 const MaxFieldSelectorLength = 4096
 
+// maxFieldSelectorDepth bounds the nesting of groups: a thing is rarely
+// deeper, and deep nesting would cost memory quadratic in the depth.
+const maxFieldSelectorDepth = 32
+
 // ParseFieldSelector parses s. Syntax errors are json.fieldselector.invalid.
 func ParseFieldSelector(s string) (FieldSelector, error) {
 	bad := func(why string) (FieldSelector, error) {
@@ -58,6 +62,9 @@ func ParseFieldSelector(s string) (FieldSelector, error) {
 			}
 			if last == nil {
 				return bad("a group must follow a field name")
+			}
+			if len(prefixes) > maxFieldSelectorDepth {
+				return bad("it nests groups too deeply")
 			}
 			// The group replaces the plain item: "a(b,c)" selects a/b and a/c.
 			out = out[:len(out)-1]
