@@ -119,8 +119,9 @@ func (a *API) Handler() http.Handler { return a.handler }
 
 // Allowed methods, for the Allow header of a 405.
 const (
-	allowThings = "GET, POST"
-	allowThing  = "GET, PUT, PATCH, DELETE"
+	allowThings   = "GET, POST"
+	allowThing    = "GET, PUT, PATCH, DELETE"
+	allowPolicyID = "GET, PUT, PATCH"
 )
 
 func (a *API) routes() *http.ServeMux {

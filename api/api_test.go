@@ -278,6 +278,7 @@ func TestInvalidRequests(t *testing.T) {
 		{"unknown route", http.MethodGet, "/api/2/nothing", "", nil, 404, protocol.CodeNotFound},
 		{"unknown root route", http.MethodGet, "/nothing", "", nil, 404, protocol.CodeNotFound},
 		{"POST on a thing", http.MethodPost, "/api/2/things/org.example:x", `{}`, nil, 405, protocol.CodeMethodNotAllowed},
+		{"DELETE on the policy id", http.MethodDelete, "/api/2/things/org.example:x/policyId", "", nil, 405, protocol.CodeMethodNotAllowed},
 		{"DELETE on things", http.MethodDelete, "/api/2/things", "", nil, 405, protocol.CodeMethodNotAllowed},
 		{"POST with thingId", http.MethodPost, "/api/2/things", `{"thingId":"org.example:z"}`, nil, 400, protocol.CodeThingIDNotSettable},
 		{"POST invalid namespace", http.MethodPost, "/api/2/things?namespace=-x", `{}`, nil, 400, protocol.CodeThingIDInvalid},
@@ -389,9 +390,12 @@ type recorder struct {
 	resp protocol.Envelope
 }
 
+// Handle reads resp before it reports cmd, so that a test may change resp
+// once it has received cmd.
 func (r *recorder) Handle(_ context.Context, _ auth.Context, cmd protocol.Envelope) protocol.Envelope {
+	resp := r.resp
 	r.got <- cmd
-	return r.resp
+	return resp
 }
 
 func TestCommandEnvelope(t *testing.T) {
@@ -467,4 +471,65 @@ func TestNewValidates(t *testing.T) {
 	if _, err := New(Config{Twins: &recorder{}, Auth: testAuth{}, MaxBodyBytes: -1}); err == nil {
 		t.Error("no error with a negative MaxBodyBytes")
 	}
+}
+
+func TestResponseHeaders(t *testing.T) {
+	notModified := protocol.ErrorEnvelope(protocol.Errorf(protocol.CodePreconditionNotModified, "not modified"), protocol.Topic{}, protocol.Headers{})
+	notModified.Headers[protocol.HeaderETag] = `"rev:2"`
+	rec := &recorder{got: make(chan protocol.Envelope, 1), resp: notModified}
+	g := startGateway(t, Config{Twins: rec})
+	r := g.do(t, http.MethodGet, "/api/2/things/ns:x", "", nil).want(t, http.StatusNotModified)
+	<-rec.got
+	r.wantNoBody(t)
+	if r.header.Get("ETag") != `"rev:2"` {
+		t.Errorf("304 ETag %q", r.header.Get("ETag"))
+	}
+
+	rec.resp = protocol.Envelope{Status: http.StatusOK, Value: json.RawMessage(`{"a":1}`), Headers: protocol.Headers{
+		protocol.HeaderETag: `"rev:3"`, protocol.HeaderEntityRevision: "3", protocol.HeaderOriginator: "nginx:ditto",
+		"x-custom": "not echoed", protocol.HeaderContentType: "text/plain"}}
+	r = g.do(t, http.MethodGet, "/api/2/things/ns:x", "", nil).want(t, http.StatusOK)
+	<-rec.got
+	r.wantJSON(t, `{"a":1}`)
+	for name, want := range map[string]string{"ETag": `"rev:3"`, "Entity-Revision": "3", "Ditto-Originator": "nginx:ditto", "X-Custom": ""} {
+		if got := r.header.Get(name); got != want {
+			t.Errorf("header %s = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// FuzzRequest sends arbitrary methods, paths, headers and bodies through the
+// door: nothing may panic (a recovered panic would be a 500).
+func FuzzRequest(f *testing.F) {
+	f.Add("GET", "/api/2/things/ns:x/attributes/a%20b", "", "", "")
+	f.Add("PUT", "/api/2/things/ns:x", "application/json", "1m", `{"a":1}`)
+	f.Add("PATCH", "/api/2/things/ns:x/features/f/properties/p", "application/merge-patch+json; x", "0", `null`)
+	f.Add("POST", "/api/2/things?namespace=a.b&ids=,,", "application/x+json", "", `{"thingId":1}`)
+	f.Add("DELETE", "/api/2/things/%3A/%zz", "", "-1s", "")
+	f.Add("OPTIONS", "/api/2/things/ns:x/policyId/", "text/plain", "1y", "[")
+	f.Add("GET", "/api/2/things?ids=a:b,c:d&fields=a(b&response-required=0&requested-acks=[", "", "99999999999999999999s", "")
+	rec := &recorder{got: make(chan protocol.Envelope, 1), resp: protocol.Envelope{Status: http.StatusOK, Value: json.RawMessage(`[]`)}}
+	a, err := New(Config{Twins: rec, Auth: testAuth{}, MaxBodyBytes: 64})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := a.Handler()
+	f.Fuzz(func(t *testing.T, method, target, contentType, timeout, body string) {
+		req, err := http.NewRequest(method, "http://gateway.test"+target, strings.NewReader(body))
+		if err != nil || req.URL.Host != "gateway.test" {
+			return
+		}
+		req.SetBasicAuth("ditto", "ditto")
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("Timeout", timeout)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		select {
+		case <-rec.got:
+		default:
+		}
+		if w.Code >= 500 {
+			t.Fatalf("%s %s: %d %s", method, target, w.Code, w.Body)
+		}
+	})
 }

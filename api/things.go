@@ -107,6 +107,11 @@ func (a *API) thingCommand(action string) func(c *call) {
 			a.reject(c, action, protocol.ValidateThingID(thingID))
 			return
 		}
+		if action == protocol.ActionDelete && path == "/policyId" {
+			// Ditto has no route to delete the policy id.
+			methodNotAllowed(allowPolicyID)(c)
+			return
+		}
 		env := protocol.Envelope{Topic: thingTopic(namespace, name, action), Headers: headers, Path: path}
 		switch action {
 		case protocol.ActionRetrieve:

@@ -383,8 +383,8 @@ func TestClientCloseIsCounted(t *testing.T) {
 
 func TestPongTimeoutClosesSession(t *testing.T) {
 	tg := newTestGateway(t, func(c *Config) {
-		c.PingInterval = 50 * time.Millisecond
-		c.PongTimeout = 50 * time.Millisecond
+		c.PingInterval = 100 * time.Millisecond
+		c.PongTimeout = 200 * time.Millisecond
 	})
 	c := tg.dial()
 	roundTrip(t, c, "hello")
@@ -398,7 +398,7 @@ func TestPongTimeoutClosesSession(t *testing.T) {
 	d := tg.dial()
 	errs := make(chan error, 1)
 	go func() {
-		_ = d.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		_ = d.SetReadDeadline(time.Now().Add(time.Second))
 		_, _, err := d.ReadMessage()
 		errs <- err
 	}()
