@@ -16,6 +16,9 @@ type Error struct {
 	Message     string `json:"message"`
 	Description string `json:"description,omitempty"`
 	Href        string `json:"href,omitempty"`
+	// Headers are added to the error's envelope (for example the current
+	// etag of a failed precondition); they are not part of the error JSON.
+	Headers Headers `json:"-"`
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -64,7 +67,11 @@ func ErrorEnvelope(err *Error, topic Topic, headers Headers) Envelope {
 		t.Namespace, t.Name = "unknown", "unknown"
 	}
 	value, _ := json.Marshal(err)
-	return Envelope{Topic: t.String(), Headers: responseHeaders(headers), Path: "/", Value: value, Status: err.Status}
+	out := responseHeaders(headers)
+	for k, v := range err.Headers {
+		out[k] = v
+	}
+	return Envelope{Topic: t.String(), Headers: out, Path: "/", Value: value, Status: err.Status}
 }
 
 // responseHeaders are the headers of an error answering a command with

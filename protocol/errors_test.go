@@ -163,7 +163,7 @@ func TestErrorEnvelope(t *testing.T) {
 			if err := json.Unmarshal(env.Value, &value); err != nil {
 				t.Fatal(err)
 			}
-			if value != *e {
+			if !reflect.DeepEqual(value, *e) {
 				t.Fatalf("value %+v, want %+v", value, *e)
 			}
 			if headers["x-other"] != "v" {

@@ -193,19 +193,25 @@ func ParseTimeout(v string) (time.Duration, error) {
 	return time.Duration(n) * unit, nil
 }
 
-// ETagList parses an If-Match / If-None-Match value: "*" or a comma-separated
-// list of entity tags. Weak tags (W/"…") compare by their opaque part.
-func ParseETagList(v string) (any bool, tags []string) {
+// ParseETagList parses the If-Match / If-None-Match header name with value
+// v: "*" or a comma-separated list of quoted entity tags. Weak tags (W/"…")
+// compare by their opaque part. An unquoted tag is header.invalid.
+func ParseETagList(name, v string) (any bool, tags []string, err error) {
 	for _, part := range strings.Split(v, ",") {
 		part = strings.TrimSpace(part)
 		if part == "*" {
 			any = true
 			continue
 		}
-		part = strings.TrimPrefix(part, "W/")
-		if part != "" {
-			tags = append(tags, part)
+		if part == "" {
+			continue
 		}
+		tag := strings.TrimPrefix(part, "W/")
+		if len(tag) < 2 || tag[0] != '"' || tag[len(tag)-1] != '"' || strings.Contains(tag[1:len(tag)-1], `"`) {
+			return false, nil, Errorf(CodeHeaderInvalid, "The value '%s' of the header '%s' is not a valid entity-tag.", v, name).
+				WithDescription("Verify that the value of the header '" + name + "' is a valid 'entity-tag' and try again.")
+		}
+		tags = append(tags, tag)
 	}
-	return any, tags
+	return any, tags, nil
 }

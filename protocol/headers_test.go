@@ -128,10 +128,14 @@ func TestParseETagList(t *testing.T) {
 		{` , ,"rev:5",`, false, []string{`"rev:5"`}},
 	}
 	for _, tc := range tests {
-		a, tags := protocol.ParseETagList(tc.in)
-		if a != tc.any || !reflect.DeepEqual(tags, tc.tags) {
-			t.Errorf("ParseETagList(%q) = %v, %q; want %v, %q", tc.in, a, tags, tc.any, tc.tags)
+		a, tags, err := protocol.ParseETagList("if-match", tc.in)
+		if err != nil || a != tc.any || !reflect.DeepEqual(tags, tc.tags) {
+			t.Errorf("ParseETagList(%q) = %v, %q, %v; want %v, %q", tc.in, a, tags, err, tc.any, tc.tags)
 		}
+	}
+	for _, bad := range []string{`rev:1`, `"rev:1`, `W/rev:1`, `"a"b"`, `"rev:1", rev:2`} {
+		_, _, err := protocol.ParseETagList("if-none-match", bad)
+		wantError(t, err, "header.invalid", 400)
 	}
 }
 

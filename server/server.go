@@ -70,7 +70,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	httpAPI, err := api.New(api.Config{Twins: twins, Auth: authn, Metrics: m, Logger: log.With("component", "api"),
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Ready: func(ctx context.Context) error {
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, DefaultNamespace: cfg.DefaultNamespace, Ready: func(ctx context.Context) error {
 			_, err := store.Get(ctx, "_:health-probe")
 			if errors.Is(err, twin.ErrNotFound) {
 				return nil

@@ -93,6 +93,9 @@ func (h *Handler) handle(ctx context.Context, who auth.Context, env protocol.Env
 	if err := checkSupported(topic); err != nil {
 		return protocol.Envelope{}, err
 	}
+	if err := checkHeadersSupported(env.Headers); err != nil {
+		return protocol.Envelope{}, err
+	}
 	if topic.Action == protocol.ActionRetrieve && topic.Name == protocol.Placeholder {
 		return h.retrieveMany(ctx, who, env, topic)
 	}
@@ -160,6 +163,37 @@ func responseHeaders(cmd command, revision int64) protocol.Headers {
 		headers[protocol.HeaderEntityRevision] = itoa(revision)
 	}
 	return headers
+}
+
+// checkHeadersSupported rejects headers whose feature this gateway does not
+// have yet, rather than ignoring them: a client that sends a condition must
+// not have its write applied unconditionally.
+func checkHeadersSupported(h protocol.Headers) error {
+	for _, name := range []string{protocol.HeaderCondition, "live-channel-condition", "put-metadata", "get-metadata",
+		"delete-metadata", "at-historical-revision", "at-historical-timestamp", "merge-thing-patch-conditions"} {
+		if _, ok := h[name]; ok {
+			return protocol.Errorf(protocol.CodeHeaderUnsupported, "The header '%s' is not supported by this gateway yet.", name)
+		}
+	}
+	if v, ok := h["if-equal"]; ok && v != "update" {
+		return protocol.Errorf(protocol.CodeHeaderUnsupported, "The header 'if-equal' with value '%s' is not supported by this gateway yet.", v)
+	}
+	if v, ok := h[protocol.HeaderRequestedAcks]; ok && !onlyTwinPersisted(v) {
+		return protocol.Errorf(protocol.CodeHeaderUnsupported,
+			"The acknowledgements '%s' cannot be requested yet: only 'twin-persisted' is supported, which every successful write response implies.", v)
+	}
+	return nil
+}
+
+// onlyTwinPersisted tells whether a requested-acks value (a JSON array or a
+// comma-separated list) names no label but twin-persisted.
+func onlyTwinPersisted(v string) bool {
+	for _, label := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(`[]", `, r) }) {
+		if label != "twin-persisted" {
+			return false
+		}
+	}
+	return true
 }
 
 // checkMergeContentType requires the merge patch media type on merge

@@ -23,7 +23,7 @@ func (h *Handler) retrieve(ctx context.Context, cmd command) (protocol.Envelope,
 	if !st.exists {
 		return protocol.Envelope{}, thingNotFound(cmd.thingID)
 	}
-	if err := checkPreconditions(cmd, st, true); err != nil {
+	if err := checkPreconditions(cmd, st); err != nil {
 		return protocol.Envelope{}, err
 	}
 	var value any

@@ -65,7 +65,7 @@ func (h *Handler) write(ctx context.Context, cmd command, apply applyFunc) (prot
 		if !cmd.res.ptr.IsRoot() && !st.exists {
 			return protocol.Envelope{}, thingNotFound(cmd.thingID)
 		}
-		if err := checkPreconditions(cmd, st, false); err != nil {
+		if err := checkPreconditions(cmd, st); err != nil {
 			return protocol.Envelope{}, err
 		}
 		// apply may change st.doc in place; it is re-read on a retry.
@@ -77,7 +77,10 @@ func (h *Handler) write(ctx context.Context, cmd command, apply applyFunc) (prot
 		if err != nil {
 			return protocol.Envelope{}, err
 		}
-		err = h.store.Put(ctx, rec, st.rec.Revision)
+		// The write must not be abandoned half-way when the caller goes
+		// away (a closed session, a dropped HTTP request): once it may be
+		// committed, its event has to be published too.
+		err = h.store.Put(context.WithoutCancel(ctx), rec, st.rec.Revision)
 		if errors.Is(err, ErrRevisionConflict) && attempt < maxWriteAttempts {
 			continue
 		}
@@ -233,7 +236,8 @@ func (h *Handler) load(ctx context.Context, id string) (state, error) {
 // checkPreconditions evaluates If-Match and If-None-Match against the
 // addressed resource (SPEC.md §13.3). On a retrieve a matching If-None-Match
 // is 304, on a write 412.
-func checkPreconditions(cmd command, st state, retrieve bool) error {
+func checkPreconditions(cmd command, st state) error {
+	retrieve := cmd.topic.Action == protocol.ActionRetrieve
 	ifMatch, hasIfMatch := cmd.env.Headers[protocol.HeaderIfMatch]
 	ifNoneMatch, hasIfNoneMatch := cmd.env.Headers[protocol.HeaderIfNoneMatch]
 	if !hasIfMatch && !hasIfNoneMatch {
@@ -249,23 +253,43 @@ func checkPreconditions(cmd command, st state, retrieve bool) error {
 			exists = false
 		}
 	}
+	if !exists && (retrieve || cmd.topic.Action == protocol.ActionDelete) {
+		// As in Ditto: nothing to compare with, so the command goes on to
+		// its 404.
+		return nil
+	}
 	if hasIfMatch {
-		any, tags := protocol.ParseETagList(ifMatch)
+		any, tags, err := protocol.ParseETagList(protocol.HeaderIfMatch, ifMatch)
+		if err != nil {
+			return err
+		}
 		if !exists || !(any || containsTag(tags, etag)) {
-			return preconditionFailed(protocol.HeaderIfMatch, ifMatch, etag)
+			return withETag(preconditionFailed(protocol.HeaderIfMatch, ifMatch, etag), etag)
 		}
 	}
 	if hasIfNoneMatch {
-		any, tags := protocol.ParseETagList(ifNoneMatch)
+		any, tags, err := protocol.ParseETagList(protocol.HeaderIfNoneMatch, ifNoneMatch)
+		if err != nil {
+			return err
+		}
 		if exists && (any || containsTag(tags, etag)) {
 			if retrieve {
-				return protocol.Errorf(protocol.CodePreconditionNotModified,
-					"The comparison of precondition header 'if-none-match' for the requested Thing resource evaluated to false. Expected: '%s' not to match actual: '%s'.", ifNoneMatch, etag)
+				return withETag(protocol.Errorf(protocol.CodePreconditionNotModified,
+					"The comparison of precondition header 'if-none-match' for the requested Thing resource evaluated to false. Expected: '%s' not to match actual: '%s'.", ifNoneMatch, etag), etag)
 			}
-			return preconditionFailed(protocol.HeaderIfNoneMatch, ifNoneMatch, etag)
+			return withETag(preconditionFailed(protocol.HeaderIfNoneMatch, ifNoneMatch, etag), etag)
 		}
 	}
 	return nil
+}
+
+// withETag makes a precondition error carry the resource's current etag, as
+// Ditto's do, so that a client can retry with it.
+func withETag(e *protocol.Error, etag string) *protocol.Error {
+	if etag != "" {
+		e.Headers = protocol.Headers{protocol.HeaderETag: etag}
+	}
+	return e
 }
 
 func containsTag(tags []string, etag string) bool {
