@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // buildGateway compiles cmd/twinway once per test binary run.
@@ -45,7 +48,12 @@ func startProcess(t *testing.T, dataDir string) (*exec.Cmd, *gatewayUnderTest) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -122,5 +130,38 @@ func TestAcknowledgedWritesSurviveSIGKILL(t *testing.T) {
 		if want := fmt.Sprintf(`"rev:%d"`, writesPerThing); r.header.Get("ETag") != want {
 			t.Errorf("%s revision after restart: %s, want %s", id, r.header.Get("ETag"), want)
 		}
+	}
+}
+
+// TestSIGTERMClosesSessionsAndExits: on SIGTERM the gateway closes its
+// WebSocket sessions with 1001 (going away) and exits cleanly.
+func TestSIGTERMClosesSessionsAndExits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and signals a gateway process")
+	}
+	proc, g := startProcess(t, t.TempDir())
+	ws := g.dial(t)
+	ws.startEvents(t, "")
+	if err := proc.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case f := <-ws.frames:
+		var ce *websocket.CloseError
+		if !errors.As(f.err, &ce) || ce.Code != websocket.CloseGoingAway {
+			t.Fatalf("session ended with %q %v, want close 1001", f.text, f.err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("the session was not closed on SIGTERM")
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- proc.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("the gateway exited with %v", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("the gateway did not exit on SIGTERM")
 	}
 }

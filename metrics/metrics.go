@@ -17,14 +17,13 @@ import (
 type Metrics struct {
 	registry *prometheus.Registry
 
-	SessionsOpen     *prometheus.GaugeVec   // by transport (ws)
-	Commands         *prometheus.CounterVec // by door (ws|http), action, status
-	EventsDelivered  prometheus.Counter
-	EventsDropped    *prometheus.CounterVec // by reason
-	SessionsClosed   *prometheus.CounterVec // by reason
-	StoreWrite       prometheus.Histogram   // seconds per group commit
-	StoreBatchSize   prometheus.Histogram   // writes per group commit
-	StoreWriteErrors prometheus.Counter
+	SessionsOpen    *prometheus.GaugeVec   // by transport (ws)
+	Commands        *prometheus.CounterVec // by door (ws|http), action, status
+	EventsDelivered prometheus.Counter
+	EventsDropped   *prometheus.CounterVec // by reason
+	SessionsClosed  *prometheus.CounterVec // by reason
+	StoreWrite      prometheus.Histogram   // seconds per group commit
+	StoreBatchSize  prometheus.Histogram   // writes per group commit
 }
 
 // New creates the collectors and registers them, with Go and process
@@ -56,12 +55,9 @@ func New() *Metrics {
 			Name: "twinway_store_batch_size", Help: "Writes per group commit of the thing store.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 		}),
-		StoreWriteErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "twinway_store_write_errors_total", Help: "Failed store writes.",
-		}),
 	}
 	reg.MustRegister(m.SessionsOpen, m.Commands, m.EventsDelivered, m.EventsDropped, m.SessionsClosed,
-		m.StoreWrite, m.StoreBatchSize, m.StoreWriteErrors,
+		m.StoreWrite, m.StoreBatchSize,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
