@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// fanout opens o.subscribers sessions that start events and o.writers
+// connections that modify things as fast as their responses come. Each
+// write carries its send time (Unix nanoseconds) as the value, so every
+// subscriber measures write→event latency on receipt.
+func fanout(ctx context.Context, o options, name string) (result, error) {
+	if err := seed(o, o.writers); err != nil {
+		return result{}, fmt.Errorf("seeding things: %w", err)
+	}
+	subs := make([]*websocket.Conn, 0, o.subscribers)
+	defer func() {
+		for _, c := range subs {
+			c.Close()
+		}
+	}()
+	for i := 0; i < o.subscribers; i++ {
+		c, err := dial(context.Background(), o)
+		if err != nil {
+			return result{}, fmt.Errorf("subscriber %d: %w", i, err)
+		}
+		subs = append(subs, c)
+		if err := c.WriteMessage(websocket.TextMessage, []byte("START-SEND-EVENTS?namespaces="+o.namespace)); err != nil {
+			return result{}, err
+		}
+		if _, ack, err := c.ReadMessage(); err != nil || string(ack) != "START-SEND-EVENTS:ACK" {
+			return result{}, fmt.Errorf("subscriber %d: no ACK (%q, %v)", i, ack, err)
+		}
+	}
+
+	var delivered atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	measuring := atomic.Bool{}
+	measuring.Store(true)
+	for _, c := range subs {
+		wg.Add(1)
+		go func(c *websocket.Conn) {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 1024)
+			for {
+				_, data, err := c.ReadMessage()
+				if err != nil {
+					break
+				}
+				if !measuring.Load() {
+					continue
+				}
+				delivered.Add(1)
+				// Sample the latency of one event in 16: decoding every
+				// event would cost the load generator more than the gateway.
+				if delivered.Load()%16 == 0 {
+					if sent, ok := sentAt(data); ok {
+						local = append(local, time.Since(time.Unix(0, sent)))
+					}
+				}
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}(c)
+	}
+
+	writes, writeErrs := atomic.Int64{}, atomic.Int64{}
+	var writersWG sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < o.writers; w++ {
+		writersWG.Add(1)
+		go func(w int) {
+			defer writersWG.Done()
+			conn, err := dial(ctx, o)
+			if err != nil {
+				writeErrs.Add(1)
+				return
+			}
+			defer conn.Close()
+			for n := 0; ctx.Err() == nil && writes.Load() < int64(o.maxOps); n++ {
+				msg := modifyCommand(o, w, n, strconv.FormatInt(time.Now().UnixNano(), 10))
+				if conn.WriteMessage(websocket.TextMessage, msg) != nil {
+					writeErrs.Add(1)
+					return
+				}
+				if _, _, err := conn.ReadMessage(); err != nil {
+					writeErrs.Add(1)
+					return
+				}
+				writes.Add(1)
+			}
+		}(w)
+	}
+	writersWG.Wait()
+	elapsed := time.Since(start)
+	// Let events in flight arrive, then stop counting and close.
+	time.Sleep(500 * time.Millisecond)
+	measuring.Store(false)
+	for _, c := range subs {
+		c.Close()
+	}
+	wg.Wait()
+	subs = nil
+
+	r := summarize(name, o.subscribers, lat, int(writeErrs.Load()), elapsed)
+	r.Ops = int(delivered.Load())
+	r.PerSecond = float64(r.Ops) / elapsed.Seconds()
+	r.Note = fmt.Sprintf("deliveries/s to %d sessions; %d writes/s by %d writers; latency write→event (1 in 16 sampled)",
+		o.subscribers, int(float64(writes.Load())/elapsed.Seconds()), o.writers)
+	return r, nil
+}
+
+var valueKey = []byte(`"value":`)
+
+// sentAt extracts the integer value of an event without decoding it whole.
+func sentAt(event []byte) (int64, bool) {
+	i := bytes.Index(event, valueKey)
+	if i < 0 {
+		return 0, false
+	}
+	rest := event[i+len(valueKey):]
+	end := 0
+	for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
+		end++
+	}
+	n, err := strconv.ParseInt(string(rest[:end]), 10, 64)
+	return n, err == nil
+}
