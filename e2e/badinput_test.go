@@ -80,7 +80,7 @@ func TestBadInputOverHTTP(t *testing.T) {
 		{"thing id mismatch", "PUT", thingPath("e2e:x", "/"), `{"thingId":"e2e:y"}`, nil, 400, "things:id.notsettable"},
 		{"unknown path", "GET", thingPath("e2e:x", "/colour"), "", nil, 400, "protocoladapter:unknown.path"},
 		{"policyId not deletable", "DELETE", thingPath("e2e:x", "/policyId"), "", nil, 405, "gateway:method.notallowed"},
-		{"missing attribute", "GET", thingPath("e2e:x", "/attributes/nope"), "", nil, 404, "things:attribute.notfound"},
+		{"missing attribute", "GET", thingPath("e2e:x", "/attributes/nope"), "", nil, 404, "things:attributes.notfound"},
 		{"missing thing", "GET", thingPath("e2e:nothing", "/"), "", nil, 404, "things:thing.notfound"},
 		{"oversized thing", "PUT", thingPath("e2e:x", "/attributes/blob"), `"` + strings.Repeat("z", 110*1024) + `"`, nil, 413, "things:thing.toolarge"},
 		{"create existing", "POST", "/api/2/things", `{"thingId":"e2e:x"}`, nil, 400, "things:id.notsettable"},

@@ -132,7 +132,7 @@ func applyDelete(cmd command, st state, _ any) (change, error) {
 		return change{status: http.StatusNoContent, eventAction: protocol.ActionDeleted, hasEvent: true}, nil
 	}
 	if !deleteAt(st.doc, res.ptr) {
-		return change{}, res.notFound(cmd.thingID)
+		return change{}, res.missing(cmd.thingID, st.doc, false)
 	}
 	return change{doc: st.doc, status: http.StatusNoContent, eventAction: protocol.ActionDeleted, hasEvent: true}, nil
 }

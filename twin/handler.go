@@ -96,6 +96,9 @@ func (h *Handler) handle(ctx context.Context, who auth.Context, env protocol.Env
 	if err := checkHeadersSupported(env.Headers); err != nil {
 		return protocol.Envelope{}, err
 	}
+	if err := checkETagHeaders(env.Headers); err != nil {
+		return protocol.Envelope{}, err
+	}
 	if topic.Action == protocol.ActionRetrieve && topic.Name == protocol.Placeholder {
 		return h.retrieveMany(ctx, who, env, topic)
 	}
@@ -185,6 +188,21 @@ func checkHeadersSupported(h protocol.Headers) error {
 	return nil
 }
 
+// checkETagHeaders rejects a malformed If-Match or If-None-Match before the
+// command runs, as Ditto validates header values when it reads them: an
+// unquoted tag is header.invalid even where the precondition is never
+// evaluated (a retrieve or delete of an absent thing, a write below one).
+func checkETagHeaders(h protocol.Headers) error {
+	for _, name := range []string{protocol.HeaderIfMatch, protocol.HeaderIfNoneMatch} {
+		if v, ok := h[name]; ok {
+			if _, _, err := protocol.ParseETagList(name, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // onlyTwinPersisted tells whether a requested-acks value (a JSON array or a
 // comma-separated list) names no label but twin-persisted.
 func onlyTwinPersisted(v string) bool {
@@ -216,6 +234,11 @@ func checkMergeContentType(h protocol.Headers) error {
 // action when a modify or merge became a create.
 func response(cmd command, action string, status int, value []byte, etag string, revision int64) protocol.Envelope {
 	headers := responseHeaders(cmd, revision)
+	if action != cmd.topic.Action {
+		// A merge that created the thing is answered by Ditto's
+		// CreateThingResponse, whose content type is JSON, not merge-patch.
+		headers[protocol.HeaderContentType] = "application/json"
+	}
 	if etag != "" {
 		headers[protocol.HeaderETag] = etag
 	}

@@ -108,18 +108,34 @@ func mergePatch(target, patch any) any {
 }
 
 // withoutNulls returns v with every null member of every object removed, as
-// Ditto does when a merge patch creates a thing.
+// Ditto does when a merge patch creates a thing (ModifyToCreateThingTransformer
+// #filterOutNullValues): null elements of arrays are dropped too, and objects
+// inside arrays are cleaned the same way; arrays inside arrays are kept as
+// they are.
 func withoutNulls(v any) any {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return v
 	}
 	for k, child := range obj {
-		if child == nil {
+		switch c := child.(type) {
+		case nil:
 			delete(obj, k)
-			continue
+		case []any:
+			kept := make([]any, 0, len(c))
+			for _, e := range c {
+				switch e.(type) {
+				case nil:
+				case map[string]any:
+					kept = append(kept, withoutNulls(e))
+				default:
+					kept = append(kept, e)
+				}
+			}
+			obj[k] = kept
+		default:
+			obj[k] = withoutNulls(child)
 		}
-		obj[k] = withoutNulls(child)
 	}
 	return obj
 }

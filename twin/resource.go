@@ -129,6 +129,37 @@ func (r resource) notFound(thingID string) *protocol.Error {
 	return thingNotFound(thingID)
 }
 
+// missing is the 404 of a retrieve or delete of r when r is absent from doc,
+// as Ditto's strategies report it: below a missing feature it is
+// feature.notfound at every level, and a retrieve of an attribute or a
+// (desired) property whose container is missing names the container
+// (Retrieve{Attribute,FeatureProperty,FeatureDesiredProperty}Strategy); a
+// delete names the resource itself.
+func (r resource) missing(thingID string, doc map[string]any, retrieve bool) *protocol.Error {
+	if r.underFeature() {
+		if _, ok := getAt(doc, r.ptr[:2]); !ok {
+			return featureNotFound(thingID, r.featureID)
+		}
+	}
+	if retrieve {
+		switch r.level {
+		case levelAttribute:
+			if _, ok := getAt(doc, r.ptr[:1]); !ok {
+				return resource{level: levelAttributes}.notFound(thingID)
+			}
+		case levelProperty, levelDesiredProperty:
+			if _, ok := getAt(doc, r.ptr[:3]); !ok {
+				container := levelProperties
+				if r.level == levelDesiredProperty {
+					container = levelDesiredProperties
+				}
+				return resource{level: container, featureID: r.featureID}.notFound(thingID)
+			}
+		}
+	}
+	return r.notFound(thingID)
+}
+
 func thingNotFound(thingID string) *protocol.Error {
 	return protocol.Errorf(protocol.CodeThingNotFound, "The Thing with ID '%s' could not be found or requester had insufficient permissions to access it.", thingID)
 }

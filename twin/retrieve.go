@@ -33,7 +33,7 @@ func (h *Handler) retrieve(ctx context.Context, cmd command) (protocol.Envelope,
 	} else {
 		v, ok := getAt(st.doc, cmd.res.ptr)
 		if !ok {
-			return protocol.Envelope{}, cmd.res.notFound(cmd.thingID)
+			return protocol.Envelope{}, cmd.res.missing(cmd.thingID, st.doc, true)
 		}
 		value, etag = v, hashETag(v)
 		if fields != nil {

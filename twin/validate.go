@@ -31,6 +31,9 @@ func normalizeThing(v any) (map[string]any, error) {
 	if id, ok := obj["thingId"]; ok {
 		out["thingId"] = id
 	}
+	if err := checkFieldTypes(obj); err != nil {
+		return nil, err
+	}
 	if p, ok := obj["policyId"]; ok {
 		if err := validatePolicyIDValue(p); err != nil {
 			return nil, err
@@ -56,6 +59,26 @@ func normalizeThing(v any) (map[string]any, error) {
 		out["features"] = f
 	}
 	return out, nil
+}
+
+// checkFieldTypes rejects a thing whose policyId is not a string or whose
+// attributes or features are not an object as Ditto does when it reads the
+// thing JSON with its typed field definitions
+// (AbstractJsonFieldDefinition#checkValueType): json.invalid, "Value <v> for
+// </field> is not of type <T>!".
+func checkFieldTypes(obj map[string]any) error {
+	for _, f := range []struct{ name, typ string }{{"policyId", "String"}, {"attributes", "JsonObject"}, {"features", "JsonObject"}} {
+		v, ok := obj[f.name]
+		if !ok || v == nil {
+			continue
+		}
+		_, isString := v.(string)
+		_, isObject := v.(map[string]any)
+		if f.typ == "String" && !isString || f.typ == "JsonObject" && !isObject {
+			return protocol.Errorf(protocol.CodeJSONInvalid, "Value <%s> for </%s> is not of type <%s>!", encodeJSON(v), f.name, f.typ)
+		}
+	}
+	return nil
 }
 
 func validatePolicyIDValue(v any) error {

@@ -259,20 +259,20 @@ func checkPreconditions(cmd command, st state) error {
 		return nil
 	}
 	if hasIfMatch {
-		any, tags, err := protocol.ParseETagList(protocol.HeaderIfMatch, ifMatch)
+		any, _, err := protocol.ParseETagList(protocol.HeaderIfMatch, ifMatch)
 		if err != nil {
 			return err
 		}
-		if !exists || !(any || containsTag(tags, etag)) {
+		if !exists || !(any || containsTag(ifMatch, etag)) {
 			return withETag(preconditionFailed(protocol.HeaderIfMatch, ifMatch, etag), etag)
 		}
 	}
 	if hasIfNoneMatch {
-		any, tags, err := protocol.ParseETagList(protocol.HeaderIfNoneMatch, ifNoneMatch)
+		any, _, err := protocol.ParseETagList(protocol.HeaderIfNoneMatch, ifNoneMatch)
 		if err != nil {
 			return err
 		}
-		if exists && (any || containsTag(tags, etag)) {
+		if exists && (any || containsTag(ifNoneMatch, etag)) {
 			if retrieve {
 				return withETag(protocol.Errorf(protocol.CodePreconditionNotModified,
 					"The comparison of precondition header 'if-none-match' for the requested Thing resource evaluated to false. Expected: '%s' not to match actual: '%s'.", ifNoneMatch, etag), etag)
@@ -292,9 +292,13 @@ func withETag(e *protocol.Error, etag string) *protocol.Error {
 	return e
 }
 
-func containsTag(tags []string, etag string) bool {
-	for _, t := range tags {
-		if t == etag || strings.Trim(t, `"`) == strings.Trim(etag, `"`) {
+// containsTag tells whether the If-Match or If-None-Match value raw, already
+// checked by ParseETagList, lists etag. Ditto's tags are strong and compared
+// strongly in both headers (EntityTag#strongCompareTo), so a weak W/"…" tag
+// never matches.
+func containsTag(raw, etag string) bool {
+	for _, part := range strings.Split(raw, ",") {
+		if strings.TrimSpace(part) == etag {
 			return true
 		}
 	}
