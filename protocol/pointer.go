@@ -13,7 +13,8 @@ const MaxKeyLength = 256
 type Pointer []string
 
 // ParsePointer parses a pointer. The leading '/' is optional and a trailing '/'
-// is ignored; consecutive slashes and invalid keys are json.pointer.invalid.
+// is ignored; consecutive slashes are json.pointer.invalid, invalid keys
+// json.key.invalid (as Ditto reports the key).
 func ParsePointer(s string) (Pointer, error) {
 	trimmed := strings.TrimSuffix(strings.TrimPrefix(s, "/"), "/")
 	if trimmed == "" {
@@ -28,7 +29,7 @@ func ParsePointer(s string) (Pointer, error) {
 			return nil, Errorf(CodeJSONPointerInvalid, "JSON pointer <%s> is invalid: consecutive slashes are not supported.", s)
 		}
 		if err := ValidateKey(k); err != nil {
-			return nil, Errorf(CodeJSONPointerInvalid, "JSON pointer <%s> is invalid: %s", s, err.Message)
+			return nil, err // Ditto reports the key itself: json.key.invalid
 		}
 	}
 	return p, nil
@@ -55,17 +56,17 @@ func (p Pointer) Append(keys ...string) Pointer {
 // rule ^[^\x00-\x1F\x7F-\xFF/]+$, at most 256 characters.
 func ValidateKey(k string) *Error {
 	if k == "" {
-		return Errorf(CodeJSONKeyInvalid, "JSON keys must not be empty.")
+		return Errorf(CodeJSONKeyInvalid, "The JSON key <> is invalid!").WithDescription("A JSON key must not be empty.")
 	}
 	if utf8.RuneCountInString(k) > MaxKeyLength {
-		return Errorf(CodeJSONKeyInvalid, "The JSON key <%s> is longer than %d characters.", k, MaxKeyLength)
+		return Errorf(CodeJSONKeyInvalid, "The JSON key <%s> is invalid!", k).WithDescription("Not allowed to exceed length of 256.")
 	}
 	if !utf8.ValidString(k) {
-		return Errorf(CodeJSONKeyInvalid, "The JSON key <%s> is not valid UTF-8.", k)
+		return Errorf(CodeJSONKeyInvalid, "The JSON key <%s> is invalid!", k).WithDescription("A JSON key must be valid UTF-8.")
 	}
 	for _, r := range k {
 		if r <= 0x1F || (r >= 0x7F && r <= 0xFF) || r == '/' {
-			return Errorf(CodeJSONKeyInvalid, "The JSON key <%s> is invalid: it contains a slash, a control character or a character from U+007F to U+00FF.", k)
+			return Errorf(CodeJSONKeyInvalid, "The JSON key <%s> is invalid!", k).WithDescription("Neither slashes nor any control characters are allowed.")
 		}
 	}
 	return nil
