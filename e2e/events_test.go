@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"testing"
 	"time"
@@ -70,19 +71,76 @@ func TestEventsReachEverySubscribedSession(t *testing.T) {
 	onlyB.noFrameWithin(t, 100*time.Millisecond)
 }
 
-// TestUnsupportedStreamParameters: filter and extraFields come with the RQL
-// issue; until then they are rejected with an error and no ACK.
-func TestUnsupportedStreamParameters(t *testing.T) {
+// TestFilteredSubscriptionWithExtraFields: a session with an RQL filter
+// receives only the matching events, enriched with the extra fields it
+// selected; the filter sees the changed data plus those extra fields.
+func TestFilteredSubscriptionWithExtraFields(t *testing.T) {
 	g := startGateway(t, "", nil)
-	ws := g.dial(t)
-	for _, cmd := range []string{"START-SEND-EVENTS?filter=eq(attributes/a,1)", "START-SEND-EVENTS?extraFields=attributes"} {
-		ws.sendText(t, cmd)
-		e := decodeEnvelope(t, ws.next(t))
-		if e.Status != 400 || e.errorCode() == "" {
-			t.Fatalf("%s: %s", cmd, e.Raw)
+	all := g.dial(t)
+	all.startEvents(t, "")
+	hot := g.dial(t)
+	hot.startEvents(t, "filter="+url.QueryEscape(`and(eq(attributes/room,"kitchen"),gt(features/temp/properties/value,25))`)+
+		"&extraFields="+url.QueryEscape("attributes/room,_revision"))
+
+	put := func(id, path, body string) {
+		if r := g.do(t, http.MethodPut, thingPath(id, path), body, nil); r.status/100 != 2 {
+			t.Fatalf("PUT %s%s: %d %s", id, path, r.status, r.body)
 		}
 	}
-	// No subscription was made: a change produces no event.
-	g.do(t, http.MethodPut, thingPath("e2e:quiet", "/"), `{}`, nil)
-	ws.noFrameWithin(t, 300*time.Millisecond)
+	put("e2e:kitchen", "/", `{"attributes":{"room":"kitchen"},"features":{"temp":{"properties":{"value":20}}}}`)
+	put("e2e:hall", "/", `{"attributes":{"room":"hall"},"features":{"temp":{"properties":{"value":20}}}}`)
+	put("e2e:kitchen", "/features/temp/properties/value", `22`) // too cold
+	put("e2e:hall", "/features/temp/properties/value", `30`)    // wrong room
+	put("e2e:kitchen", "/features/temp/properties/value", `31`) // matches
+	for i := 0; i < 5; i++ {
+		all.nextEvent(t)
+	}
+	ev := hot.nextEvent(t)
+	if ev.Topic != "e2e/kitchen/things/twin/events/modified" || string(ev.Value) != "31" || ev.Revision != 3 {
+		t.Fatalf("filtered session got %s", ev.Raw)
+	}
+	if ev.Extra["attributes"].(map[string]any)["room"] != "kitchen" || ev.Extra["_revision"] != float64(3) {
+		t.Errorf("extra %v", ev.Extra)
+	}
+	hot.noFrameWithin(t, 200*time.Millisecond)
+
+	// An invalid filter is refused with Ditto's error and no ACK.
+	hot.sendText(t, "START-SEND-EVENTS?filter=eq(attributes/room")
+	if e := decodeEnvelope(t, hot.next(t)); e.Status != 400 || e.errorCode() != "rql.expression.invalid" {
+		t.Fatalf("invalid filter: %s", e.Raw)
+	}
+}
+
+// TestConditionalRequests: the condition header or parameter decides a write
+// (412 things:condition.failed when false, no event) and a retrieve.
+func TestConditionalRequests(t *testing.T) {
+	g := startGateway(t, "", nil)
+	obs := g.dial(t)
+	obs.startEvents(t, "")
+	g.do(t, http.MethodPut, thingPath("e2e:c", "/"), `{"attributes":{"on":false,"level":3}}`, nil)
+	obs.eventFor(t, "e2e:c", 1)
+
+	r := g.do(t, http.MethodPut, thingPath("e2e:c", "/attributes/on")+"?condition="+url.QueryEscape("eq(attributes/level,4)"), `true`, nil)
+	if r.status != 412 {
+		t.Fatalf("false condition: %d %s", r.status, r.body)
+	}
+	jsonField(t, r.body, "error", "things:condition.failed")
+	r = g.do(t, http.MethodPut, thingPath("e2e:c", "/attributes/on")+"?condition="+url.QueryEscape("eq(attributes/level"), `true`, nil)
+	if r.status != 400 {
+		t.Fatalf("invalid condition: %d %s", r.status, r.body)
+	}
+	jsonField(t, r.body, "error", "things:condition.invalid")
+
+	ws := g.dial(t)
+	resp := ws.command(t, topicOf("e2e:c", "modify"), "/attributes/on", `true`, map[string]any{"condition": "and(eq(attributes/level,3),eq(_revision,1))"})
+	if resp.Status != 204 {
+		t.Fatalf("true condition over WS: %s", resp.Raw)
+	}
+	if ev := obs.nextEvent(t); ev.Revision != 2 || ev.Path != "/attributes/on" {
+		t.Fatalf("event after the failed and the successful condition: %s", ev.Raw)
+	}
+	resp = ws.command(t, topicOf("e2e:c", "retrieve"), "/attributes", "", map[string]any{"condition": "eq(attributes/on,false)"})
+	if resp.Status != 412 {
+		t.Fatalf("retrieve with a false condition: %s", resp.Raw)
+	}
 }

@@ -46,11 +46,6 @@ const (
 	paramCorrelationID = "correlation-id"
 )
 
-// unsupportedEventParams are START-SEND-EVENTS parameters that come with RQL
-// filtering and enrichment; until then a START naming one is refused rather
-// than silently delivering unfiltered events.
-var unsupportedEventParams = []string{paramFilter, paramExtraFields}
-
 // controlWordOf returns the control command data starts with.
 func controlWordOf(data []byte) (string, bool) {
 	for _, w := range controlWords {
@@ -109,17 +104,17 @@ func (s *session) handleControl(word, text string) {
 	}
 	switch word {
 	case startSendEvents:
-		for _, p := range unsupportedEventParams {
-			if params[p] != "" {
-				s.controlError(protocol.Errorf(protocol.CodeHeaderUnsupported,
-					"The parameter '%s' of %s is not supported yet.", p, word), headers)
-				return
-			}
+		sub, err := newSubscriber(s, params)
+		if err != nil {
+			// An invalid filter or extraFields: error, no ACK, and the
+			// earlier subscription (if any) stays as it was.
+			s.controlError(protocol.AsError(err), headers)
+			return
 		}
-		// Re-sending START replaces the namespaces. The subscription is in
-		// place before the ACK is queued, so no event published after the
-		// client saw the ACK is missed.
-		s.g.hub.subscribe(s, splitList(params[paramNamespaces]))
+		// Re-sending START replaces the subscription. It is in place before
+		// the ACK is queued, so no event published after the client saw the
+		// ACK is missed.
+		s.g.hub.subscribe(sub)
 		s.send(ackStartEvents)
 	case stopSendEvents:
 		s.g.hub.unsubscribe(s) // also when not started: STOP always ACKs

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -256,19 +257,20 @@ func TestEventNamespaces(t *testing.T) {
 	expectEvent(t, c, "z", 20)
 }
 
-func TestStartSendEventsUnsupportedParams(t *testing.T) {
+func TestStartSendEventsInvalidParams(t *testing.T) {
 	tg := newTestGateway(t, nil)
 	c := tg.dial()
-	for _, tc := range []struct{ msg, param string }{
-		{"START-SEND-EVENTS?filter=eq(a,1)", "filter"},
-		{"START-SEND-EVENTS?namespaces=a&extraFields=attributes", "extraFields"},
-		{"START-SEND-EVENTS?correlation-id=cid-f&filter=" + "eq(attributes%2Fa%2C1)", "filter"},
+	for _, tc := range []struct{ msg, code string }{
+		{"START-SEND-EVENTS?filter=eq(attributes/a,", protocol.CodeRQLInvalid},
+		{"START-SEND-EVENTS?filter=eq(attributes/a,unquoted)", protocol.CodeRQLInvalid},
+		{"START-SEND-EVENTS?namespaces=a&extraFields=attributes(", protocol.CodeFieldSelectorInv},
+		{"START-SEND-EVENTS?extraFields=colour", protocol.CodeFieldSelectionInvalid},
+		{"START-SEND-EVENTS?correlation-id=cid-f&filter=" + "eq(attributes%2Fa%2C", protocol.CodeRQLInvalid},
 	} {
 		sendText(t, c, tc.msg)
 		env, e := readError(t, c)
-		want := "The parameter '" + tc.param + "' of START-SEND-EVENTS is not supported yet."
-		if e.Code != protocol.CodeHeaderUnsupported || e.Status != 400 || e.Message != want {
-			t.Errorf("%s: error %+v, want %q", tc.msg, e, want)
+		if e.Code != tc.code || e.Status != 400 {
+			t.Errorf("%s: error %+v, want %s", tc.msg, e, tc.code)
 		}
 		if env.Topic != "unknown/unknown/things/twin/errors" {
 			t.Errorf("topic %s", env.Topic)
@@ -284,11 +286,37 @@ func TestStartSendEventsUnsupportedParams(t *testing.T) {
 	// A refused START leaves an existing subscription as it was.
 	sendText(t, c, "START-SEND-EVENTS?namespaces=a")
 	expectText(t, c, "START-SEND-EVENTS:ACK")
-	sendText(t, c, "START-SEND-EVENTS?namespaces=b&filter=eq(a,1)")
+	sendText(t, c, "START-SEND-EVENTS?namespaces=b&filter=eq(attributes/a,")
 	readError(t, c)
 	tg.g.Publish(event("b", "t", 2, `1`))
 	tg.g.Publish(event("a", "t", 3, `1`))
 	expectEvent(t, c, "a", 3)
+}
+
+// TestStartSendEventsFilterAndExtraFields: the filter sees the changed data
+// plus the extra fields, and extra carries the selected fields of the thing.
+func TestStartSendEventsFilterAndExtraFields(t *testing.T) {
+	tg := newTestGateway(t, nil)
+	c := tg.dial()
+	sendText(t, c, "START-SEND-EVENTS?filter="+url.QueryEscape(`and(eq(attributes/room,"kitchen"),gt(attributes/x,5))`)+"&extraFields=attributes/room")
+	expectText(t, c, "START-SEND-EVENTS:ACK")
+	publish := func(rev int64, x, room string) {
+		ev := event("a", "t", rev, x)
+		ev.Thing = map[string]any{"thingId": "a:t", "attributes": map[string]any{"room": room, "x": x}}
+		tg.g.Publish(ev)
+	}
+	publish(1, "3", "kitchen") // x too small
+	publish(2, "9", "hall")    // wrong room: the extra field decides
+	publish(3, "9", "kitchen") // matches
+	env := expectEvent(t, c, "a", 3)
+	if string(env.Extra) != `{"attributes":{"room":"kitchen"}}` {
+		t.Errorf("extra %s", env.Extra)
+	}
+	// A filter on a placeholder.
+	sendText(t, c, "START-SEND-EVENTS?filter="+url.QueryEscape(`eq(topic:action,"deleted")`))
+	expectText(t, c, "START-SEND-EVENTS:ACK")
+	publish(4, "9", "kitchen") // modified: filtered out
+	roundTrip(t, c, "after-placeholder")
 }
 
 func TestControlNotSupportedYet(t *testing.T) {

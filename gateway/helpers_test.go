@@ -239,12 +239,13 @@ func event(ns, name string, rev int64, value string) twin.Event {
 }
 
 // expectEvent reads the next frame and checks it is the event of ns with rev.
-func expectEvent(t testing.TB, c *websocket.Conn, ns string, rev int64) {
+func expectEvent(t testing.TB, c *websocket.Conn, ns string, rev int64) protocol.Envelope {
 	t.Helper()
 	env := readEnvelope(t, c)
 	if !strings.HasPrefix(env.Topic, ns+"/") || !strings.HasSuffix(env.Topic, "/things/twin/events/modified") || env.Revision != rev {
 		t.Fatalf("got %s revision %d, want an event of %s with revision %d", env.Topic, env.Revision, ns, rev)
 	}
+	return env
 }
 
 // metricValue reads a counter or gauge.

@@ -9,25 +9,6 @@ import (
 	"github.com/twinway/twinway/twin"
 )
 
-// subscriber is a session that started events, with its filter. Entries are
-// immutable: a new START replaces the entry.
-type subscriber struct {
-	s          *session
-	namespaces []string // empty: every namespace
-}
-
-func (sub *subscriber) wants(namespace string) bool {
-	if len(sub.namespaces) == 0 {
-		return true
-	}
-	for _, ns := range sub.namespaces {
-		if ns == namespace {
-			return true
-		}
-	}
-	return false
-}
-
 // hub keeps the sessions that started events in a copy-on-write snapshot:
 // subscribe and unsubscribe rebuild the slice under mu and publish it
 // atomically, Publish reads the current snapshot without any lock. A change
@@ -45,18 +26,18 @@ func (h *hub) snapshot() []subscriber {
 	return nil
 }
 
-// subscribe adds s, or replaces its filter.
-func (h *hub) subscribe(s *session, namespaces []string) {
+// subscribe adds sub's session, or replaces its subscription.
+func (h *hub) subscribe(sub subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	old := h.snapshot()
 	next := make([]subscriber, 0, len(old)+1)
-	for _, sub := range old {
-		if sub.s != s {
-			next = append(next, sub)
+	for _, o := range old {
+		if o.s != sub.s {
+			next = append(next, o)
 		}
 	}
-	next = append(next, subscriber{s: s, namespaces: namespaces})
+	next = append(next, sub)
 	h.subs.Store(&next)
 }
 
@@ -79,9 +60,11 @@ func (h *hub) unsubscribe(s *session) {
 }
 
 // Publish fans ev out to every session that started events and whose
-// namespaces match. It encodes the event once and queues the same bytes to
-// each session; it never blocks. A session whose queue is full is closed as
-// too slow (the close runs on its own goroutine).
+// namespaces and filter match, enriched with the extra fields it selected.
+// Each distinct outcome (per extraFields selection) is computed and encoded
+// once and the same bytes are queued to every session sharing it; Publish
+// never blocks. A session whose queue is full is closed as too slow (the
+// close runs on its own goroutine).
 //
 // Publish implements twin.EventSink.
 func (g *Gateway) Publish(ev twin.Event) {
@@ -93,7 +76,7 @@ func (g *Gateway) Publish(ev twin.Event) {
 	if namespace == "" {
 		namespace, _, _ = strings.Cut(ev.ThingID, ":")
 	}
-	var data []byte
+	var view *eventView // built on first use: most events find no filter
 	delivered := 0
 	for i := range subs {
 		sub := &subs[i]
@@ -101,14 +84,16 @@ func (g *Gateway) Publish(ev twin.Event) {
 			continue
 		}
 		// Entitlement: until policies exist, every authenticated session
-		// that started events may read every event. The policy check (is a
-		// subject of sub.s.who among the event's readers?) and the trimming
-		// of the value to what it may read plug in here; trimmed variants
-		// are then encoded once per distinct outcome, not per session.
-		if data == nil {
-			data = ev.Envelope.AppendJSON(make([]byte, 0, encodedSize(&ev.Envelope)))
+		// that started events may read every event. The policy check and
+		// the trimming of the value to what it may read plug in here.
+		if view == nil {
+			view = newEventView(&ev)
 		}
-		switch sub.s.queue.push(data) {
+		d := view.deliveryFor(sub.extra)
+		if sub.filter != nil && !view.matches(sub.filter, d) {
+			continue
+		}
+		switch sub.s.queue.push(d.encoded(&ev)) {
 		case pushed:
 			delivered++
 		case pushFull:

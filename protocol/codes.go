@@ -38,6 +38,8 @@ const (
 	CodeThingsIDsMissing        = "things:things.ids.missing"
 	CodeMergeInvalid            = "things:merge.invalid"
 	CodeFieldSelectionInvalid   = "things:field.selection.invalid"
+	CodeConditionFailed         = "things:condition.failed"
+	CodeConditionInvalid        = "things:condition.invalid"
 	CodePreconditionFailed      = "things:precondition.failed"
 	CodePreconditionNotModified = "things:precondition.notmodified"
 	CodeDefinitionInvalid       = "things:definition.identifier.invalid"
@@ -105,6 +107,8 @@ var catalogue = map[string]errorKind{
 	CodeThingUnavailable:        {503, "The requested Thing is temporarily not available, please retry the performed action in order to improve resiliency."},
 	CodeThingsIDsMissing:        {400, "Please provide at least one thing id and try again."},
 	CodeMergeInvalid:            {400, "The provided JSON Merge Patch cannot be applied at the given path."},
+	CodeConditionFailed:         {412, "The provided condition did not match the actual Thing state. Please check your provided condition."},
+	CodeConditionInvalid:        {400, "The provided condition is not a valid RQL expression. Please check your provided condition."},
 	CodeFieldSelectionInvalid:   {400, "Check the field selector and use only the fields a Thing has."},
 	CodePreconditionFailed:      {412, "The comparison of the provided precondition header with the current ETag value of the requested Thing resource evaluated to false. Check the value of your conditional header value."},
 	CodePreconditionNotModified: {304, "The comparison of the provided precondition header ''if-none-match'' with the current ETag value of the requested Thing resource evaluated to false. Check the value of your conditional header value."},

@@ -1,6 +1,10 @@
 package twin
 
-import "github.com/twinway/twinway/protocol"
+import (
+	"time"
+
+	"github.com/twinway/twinway/protocol"
+)
 
 // Event is a change to a thing, as the twin handler emits it after the change
 // is durable. Envelope is the Ditto event (topic …/things/twin/events/<action>,
@@ -9,7 +13,13 @@ type Event struct {
 	ThingID   string
 	Namespace string
 	Revision  int64
+	Modified  time.Time
 	Envelope  protocol.Envelope
+	// Thing is the whole thing after the change with its special fields
+	// (_namespace, _revision, _created, _modified), nil when the change
+	// deleted it: what extra fields are selected from. It is shared by every
+	// reader of the event and must not be modified.
+	Thing map[string]any
 }
 
 // EventSink receives every event in revision order per thing. Publish is

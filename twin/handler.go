@@ -13,6 +13,7 @@ import (
 
 	"github.com/twinway/twinway/auth"
 	"github.com/twinway/twinway/protocol"
+	"github.com/twinway/twinway/rql"
 )
 
 // DefaultMaxThingBytes is Ditto's thing size limit (100 kB).
@@ -73,6 +74,8 @@ type command struct {
 	thingID string
 	res     resource
 	who     auth.Context
+	// condition is the compiled condition header (nil: none).
+	condition *rql.Predicate
 }
 
 // Handle applies one command envelope and returns its response envelope, an
@@ -108,6 +111,9 @@ func (h *Handler) handle(ctx context.Context, who auth.Context, env protocol.Env
 	}
 	var err error
 	if cmd.res, err = parseResource(env.Path); err != nil {
+		return protocol.Envelope{}, err
+	}
+	if cmd.condition, err = compileCondition(env.Headers); err != nil {
 		return protocol.Envelope{}, err
 	}
 	switch topic.Action {
@@ -172,7 +178,7 @@ func responseHeaders(cmd command, revision int64) protocol.Headers {
 // have yet, rather than ignoring them: a client that sends a condition must
 // not have its write applied unconditionally.
 func checkHeadersSupported(h protocol.Headers) error {
-	for _, name := range []string{protocol.HeaderCondition, "live-channel-condition", "put-metadata", "get-metadata",
+	for _, name := range []string{"live-channel-condition", "put-metadata", "get-metadata",
 		"delete-metadata", "at-historical-revision", "at-historical-timestamp", "merge-thing-patch-conditions"} {
 		if _, ok := h[name]; ok {
 			return protocol.Errorf(protocol.CodeHeaderUnsupported, "The header '%s' is not supported by this gateway yet.", name)
@@ -245,4 +251,35 @@ func response(cmd command, action string, status int, value []byte, etag string,
 	topic := cmd.topic
 	topic.Action = action
 	return protocol.Envelope{Topic: topic.String(), Headers: headers, Path: cmd.res.ptr.String(), Value: value, Status: status}
+}
+
+// compileCondition compiles the condition header, once per command
+// (SPEC.md §13.3); an invalid one is things:condition.invalid.
+func compileCondition(h protocol.Headers) (*rql.Predicate, error) {
+	text, ok := h[protocol.HeaderCondition]
+	if !ok {
+		return nil, nil
+	}
+	filter, err := rql.ParseFilter(text)
+	if err != nil {
+		return nil, protocol.Errorf(protocol.CodeConditionInvalid, "The specified condition '%s' is invalid: %s", text, protocol.AsError(err).Message)
+	}
+	p, err := rql.Compile(filter)
+	if err != nil {
+		return nil, protocol.Errorf(protocol.CodeConditionInvalid, "The specified condition '%s' is invalid: %s", text, protocol.AsError(err).Message)
+	}
+	return p, nil
+}
+
+// checkCondition evaluates the command's condition on the thing's current
+// state, special fields included; ETag preconditions are checked before it.
+func checkCondition(cmd command, st state) error {
+	if cmd.condition == nil || !st.exists {
+		return nil
+	}
+	if !cmd.condition.Match(rql.Input{Thing: withSpecialFields(st)}) {
+		return protocol.Errorf(protocol.CodeConditionFailed,
+			"The specified condition '%s' does not match the state of the requested Thing.", cmd.env.Headers[protocol.HeaderCondition])
+	}
+	return nil
 }

@@ -1,45 +1,11 @@
 package twin
 
 import (
-	"bytes"
-	"encoding/json"
 	"hash/fnv"
 	"strconv"
 
 	"github.com/twinway/twinway/protocol"
 )
-
-// A thing's JSON is handled as a generic tree: map[string]any for objects,
-// []any, string, bool, nil and json.Number for numbers, so that numbers keep
-// their exact text.
-
-// decodeJSON parses data into a generic tree keeping numbers exact.
-func decodeJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, errTrailingData
-	}
-	return v, nil
-}
-
-var errTrailingData = protocol.Errorf(protocol.CodeJSONInvalid, "The JSON has data after its end.")
-
-// encodeJSON writes a tree as compact JSON (object keys sorted).
-func encodeJSON(v any) []byte {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		// Trees come from decodeJSON and hold only encodable values.
-		return []byte("null")
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
-}
 
 // getAt returns the value at p below v.
 func getAt(v any, p protocol.Pointer) (any, bool) {
@@ -143,9 +109,11 @@ func withoutNulls(v any) any {
 // hashETag is the entity tag of a sub-resource: a hash of its JSON.
 func hashETag(v any) string {
 	h := fnv.New64a()
-	h.Write(encodeJSON(v))
+	h.Write(protocol.EncodeValue(v))
 	return `"hash:` + strconv.FormatUint(h.Sum64(), 16) + `"`
 }
 
 // revisionETag is the entity tag of a whole thing.
 func revisionETag(rev int64) string { return `"rev:` + strconv.FormatInt(rev, 10) + `"` }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

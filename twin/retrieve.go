@@ -26,6 +26,9 @@ func (h *Handler) retrieve(ctx context.Context, cmd command) (protocol.Envelope,
 	if err := checkPreconditions(cmd, st); err != nil {
 		return protocol.Envelope{}, err
 	}
+	if err := checkCondition(cmd, st); err != nil {
+		return protocol.Envelope{}, err
+	}
 	var value any
 	var etag string
 	if cmd.res.level == levelThing {
@@ -40,7 +43,7 @@ func (h *Handler) retrieve(ctx context.Context, cmd command) (protocol.Envelope,
 			value = fields.Select(v)
 		}
 	}
-	return response(cmd, protocol.ActionRetrieve, http.StatusOK, encodeJSON(value), etag, st.rec.Revision), nil
+	return response(cmd, protocol.ActionRetrieve, http.StatusOK, protocol.EncodeValue(value), etag, st.rec.Revision), nil
 }
 
 // parseFields parses the command's field selector. As in Ditto, fields a
@@ -58,15 +61,21 @@ func thingView(st state, fields protocol.FieldSelector) any {
 	if fields == nil {
 		return st.doc
 	}
+	return fields.Select(withSpecialFields(st))
+}
+
+// withSpecialFields is the thing's document with _namespace, _revision,
+// _created and _modified added, as field selectors and RQL see it.
+func withSpecialFields(st state) map[string]any {
 	view := make(map[string]any, len(st.doc)+4)
 	for k, v := range st.doc {
 		view[k] = v
 	}
 	view["_namespace"] = st.rec.Namespace
 	view["_revision"] = json.Number(itoa(st.rec.Revision))
-	view["_created"] = formatInstant(st.rec.Created)
-	view["_modified"] = formatInstant(st.rec.Modified)
-	return fields.Select(view)
+	view["_created"] = protocol.FormatInstant(st.rec.Created)
+	view["_modified"] = protocol.FormatInstant(st.rec.Modified)
+	return view
 }
 
 // retrieveMany answers <ns|_>/_/things/twin/commands/retrieve with
@@ -111,12 +120,12 @@ func (h *Handler) Things(ctx context.Context, ids []string, fields protocol.Fiel
 	}
 	views := make([]any, 0, len(recs))
 	for _, rec := range recs {
-		v, err := decodeJSON(rec.Doc)
+		v, err := protocol.DecodeValue(rec.Doc)
 		doc, ok := v.(map[string]any)
 		if err != nil || !ok {
 			continue
 		}
 		views = append(views, thingView(state{exists: true, rec: rec, doc: doc}, fields))
 	}
-	return encodeJSON(views), nil
+	return protocol.EncodeValue(views), nil
 }

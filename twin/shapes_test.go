@@ -420,9 +420,9 @@ func TestErrorEnvelopeShape(t *testing.T) {
 		`"value":{"status":404,"error":"things:thing.notfound",`+
 		`"message":"The Thing with ID 'org.example:none' could not be found or requester had insufficient permissions to access it.",`+
 		`"description":"Check if the ID of your requested Thing was correct and you have sufficient permissions."},"status":404}`)
-	// A condition header is refused, and not echoed either.
-	resp = f.modify("org.example:none", "/", `{}`, "correlation-id", "e2", "condition", "eq(attributes/a,1)")
-	wantError(t, resp, 400, "header.notsupported")
+	// An invalid condition is refused, and not echoed either.
+	resp = f.modify("org.example:none", "/", `{}`, "correlation-id", "e2", "condition", "eq(attributes/a,")
+	wantError(t, resp, 400, "things:condition.invalid")
 	if _, ok := resp.Headers["condition"]; ok || resp.Headers["correlation-id"] != "e2" {
 		t.Errorf("headers %v", resp.Headers)
 	}

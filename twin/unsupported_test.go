@@ -13,7 +13,6 @@ func TestUnsupportedHeaders(t *testing.T) {
 	f.mustCreate(id, `{"attributes":{"a":1}}`)
 	f.events.take()
 	refused := []struct{ name, value string }{
-		{"condition", "eq(attributes/a,1)"},
 		{"live-channel-condition", "eq(attributes/a,1)"},
 		{"put-metadata", `[{"key":"/attributes/a/unit","value":"m"}]`},
 		{"get-metadata", "attributes/a"},

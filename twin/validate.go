@@ -75,7 +75,7 @@ func checkFieldTypes(obj map[string]any) error {
 		_, isString := v.(string)
 		_, isObject := v.(map[string]any)
 		if f.typ == "String" && !isString || f.typ == "JsonObject" && !isObject {
-			return protocol.Errorf(protocol.CodeJSONInvalid, "Value <%s> for </%s> is not of type <%s>!", encodeJSON(v), f.name, f.typ)
+			return protocol.Errorf(protocol.CodeJSONInvalid, "Value <%s> for </%s> is not of type <%s>!", protocol.EncodeValue(v), f.name, f.typ)
 		}
 	}
 	return nil

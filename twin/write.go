@@ -49,7 +49,7 @@ func (h *Handler) write(ctx context.Context, cmd command, apply applyFunc) (prot
 		if cmd.env.Value == nil {
 			return protocol.Envelope{}, protocol.Errorf(protocol.CodeJSONFieldMissing, "JSON did not include required </value> field!")
 		}
-		v, err := decodeJSON(cmd.env.Value)
+		v, err := protocol.DecodeValue(cmd.env.Value)
 		if err != nil {
 			return protocol.Envelope{}, protocol.Errorf(protocol.CodeJSONInvalid, "The value is not valid JSON: %v", err)
 		}
@@ -66,6 +66,9 @@ func (h *Handler) write(ctx context.Context, cmd command, apply applyFunc) (prot
 			return protocol.Envelope{}, thingNotFound(cmd.thingID)
 		}
 		if err := checkPreconditions(cmd, st); err != nil {
+			return protocol.Envelope{}, err
+		}
+		if err := checkCondition(cmd, st); err != nil {
 			return protocol.Envelope{}, err
 		}
 		// apply may change st.doc in place; it is re-read on a retry.
@@ -118,7 +121,7 @@ func (h *Handler) nextRecord(cmd command, st state, ch change) (Record, error) {
 		return Record{}, policyIDNotDeletable()
 	}
 	rec.PolicyID = policyID
-	rec.Doc = encodeJSON(doc)
+	rec.Doc = protocol.EncodeValue(doc)
 	if size := utf16Length(rec.Doc); size > h.maxBytes {
 		return Record{}, protocol.Errorf(protocol.CodeThingTooLarge, "The size of '%s' kB exceeds the maximal allowed Thing size of '%s' kB.",
 			formatKB(size), formatKB(h.maxBytes))
@@ -146,18 +149,23 @@ func (h *Handler) publish(cmd command, rec Record, ch change) {
 	topic := protocol.Topic{Namespace: cmd.topic.Namespace, Name: cmd.topic.Name, Group: protocol.GroupThings,
 		Channel: protocol.ChannelTwin, Criterion: protocol.CriterionEvents, Action: ch.eventAction}
 	env := protocol.Envelope{Topic: topic.String(), Headers: headers, Path: cmd.res.ptr.String(),
-		Revision: rec.Revision, Timestamp: formatInstant(rec.Modified)}
+		Revision: rec.Revision, Timestamp: protocol.FormatInstant(rec.Modified)}
 	switch ch.eventAction {
 	case protocol.ActionMerged:
 		headers[protocol.HeaderContentType] = protocol.ContentTypeMergePatch
-		env.Value = encodeJSON(ch.eventValue)
+		env.Value = protocol.EncodeValue(ch.eventValue)
 	case protocol.ActionCreated, protocol.ActionModified:
 		headers[protocol.HeaderContentType] = "application/json"
-		env.Value = encodeJSON(ch.eventValue)
+		env.Value = protocol.EncodeValue(ch.eventValue)
 	default:
 		delete(headers, protocol.HeaderContentType)
 	}
-	h.events.Publish(Event{ThingID: cmd.thingID, Namespace: cmd.topic.Namespace, Revision: rec.Revision, Envelope: env})
+	var thing map[string]any
+	if ch.doc != nil {
+		thing = withSpecialFields(state{exists: true, rec: rec, doc: ch.doc})
+	}
+	h.events.Publish(Event{ThingID: cmd.thingID, Namespace: cmd.topic.Namespace, Revision: rec.Revision, Envelope: env,
+		Thing: thing, Modified: rec.Modified})
 }
 
 func (h *Handler) writeResponse(cmd command, rec Record, ch change) protocol.Envelope {
@@ -176,7 +184,7 @@ func (h *Handler) writeResponse(cmd command, rec Record, ch change) protocol.Env
 	var value []byte
 	switch {
 	case ch.hasResp:
-		value = encodeJSON(ch.respValue)
+		value = protocol.EncodeValue(ch.respValue)
 	case cmd.topic.Action == protocol.ActionModify && ch.status == http.StatusNoContent &&
 		(cmd.res.level == levelAttributes || cmd.res.level == levelFeatures || cmd.res.level == levelFeature):
 		// Ditto's responses to these replacements carry an explicit null.
@@ -224,7 +232,7 @@ func (h *Handler) load(ctx context.Context, id string) (state, error) {
 	if rec.Deleted {
 		return state{rec: rec}, nil
 	}
-	v, err := decodeJSON(rec.Doc)
+	v, err := protocol.DecodeValue(rec.Doc)
 	doc, ok := v.(map[string]any)
 	if err != nil || !ok {
 		h.log.Error("stored thing is not a JSON object", "thing", id, "err", err)

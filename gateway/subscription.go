@@ -1,0 +1,234 @@
+package gateway
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/twinway/twinway/protocol"
+	"github.com/twinway/twinway/rql"
+	"github.com/twinway/twinway/twin"
+)
+
+// subscriber is a session that started events, with its filter, compiled
+// once at START. Entries are immutable: a new START replaces the entry.
+type subscriber struct {
+	s          *session
+	namespaces []string       // empty: every namespace
+	filter     *rql.Predicate // nil: every event
+	extra      extraSelection // empty: no enrichment
+}
+
+// extraSelection is a parsed extraFields parameter; text keys the cache of
+// extras computed once per event for all sessions selecting the same fields.
+type extraSelection struct {
+	text   string
+	fields protocol.FieldSelector
+}
+
+// extraFieldRoots are the fields a thing's extraFields may select, as
+// Ditto's ThingFieldSelector allows.
+var extraFieldRoots = regexp.MustCompile(`^(thingId|policyId|definition|_namespace|_revision|_created|_modified|_metadata|_policy|_context|features|attributes)$`)
+
+// newSubscriber parses a START-SEND-EVENTS's parameters.
+func newSubscriber(s *session, params map[string]string) (subscriber, error) {
+	sub := subscriber{s: s, namespaces: splitList(params[paramNamespaces])}
+	if text := params[paramFilter]; text != "" {
+		filter, err := rql.ParseFilter(text)
+		if err != nil {
+			return subscriber{}, err
+		}
+		if sub.filter, err = rql.Compile(filter); err != nil {
+			return subscriber{}, err
+		}
+	}
+	if text := params[paramExtraFields]; text != "" {
+		fields, err := protocol.ParseFieldSelector(text)
+		if err != nil {
+			return subscriber{}, err
+		}
+		for _, root := range fields.Roots() {
+			if !extraFieldRoots.MatchString(root) {
+				return subscriber{}, protocol.Errorf(protocol.CodeFieldSelectionInvalid, "Thing field selection <%s> was not valid.", text).
+					WithDescription("Please provide a comma separated List of valid Thing fields. Valid Fields are: thingId, policyId, definition, _namespace, _revision, _created, _modified, _metadata, _policy, features, attributes.")
+			}
+		}
+		sub.extra = extraSelection{text: text, fields: fields}
+	}
+	return sub, nil
+}
+
+func (sub *subscriber) wants(namespace string) bool {
+	if len(sub.namespaces) == 0 {
+		return true
+	}
+	for _, ns := range sub.namespaces {
+		if ns == namespace {
+			return true
+		}
+	}
+	return false
+}
+
+// delivery is what one event looks like to the sessions sharing one
+// extraFields selection: computed at most once per event and selection.
+type delivery struct {
+	extra map[string]any // nil without enrichment
+	input *rql.Input     // what filters see: the changed data plus the extras; built on first use
+	data  []byte         // the encoded event, encoded on first use
+}
+
+// eventView prepares, per event, the deliveries for each distinct extraFields
+// selection, so that a thousand sessions with the same parameters cost one
+// selection, one merge and one encoding.
+type eventView struct {
+	ev      *twin.Event
+	changed map[string]any // the event as a thing, built on first use
+	topic   *protocol.Topic
+	byExtra map[string]*delivery
+}
+
+func newEventView(ev *twin.Event) *eventView {
+	return &eventView{ev: ev, byExtra: map[string]*delivery{}}
+}
+
+func (v *eventView) deliveryFor(sel extraSelection) *delivery {
+	if d, ok := v.byExtra[sel.text]; ok {
+		return d
+	}
+	d := &delivery{}
+	if sel.fields != nil && v.ev.Thing != nil {
+		if extra, ok := sel.fields.Select(v.ev.Thing).(map[string]any); ok && len(extra) > 0 {
+			d.extra = extra
+		}
+	}
+	v.byExtra[sel.text] = d
+	return d
+}
+
+// matches evaluates filter on what Ditto's filters see: the changed data
+// plus the delivery's extras.
+func (v *eventView) matches(filter *rql.Predicate, d *delivery) bool {
+	if d.input == nil {
+		if v.changed == nil {
+			v.changed = changedThing(v.ev)
+		}
+		in := rql.Input{Thing: v.changed, Placeholder: v.placeholder}
+		if d.extra != nil {
+			in.Thing = deepMerge(v.changed, d.extra)
+		}
+		d.input = &in
+	}
+	return filter.Match(*d.input)
+}
+
+// encoded returns the delivery's event bytes, encoding them on first use.
+func (d *delivery) encoded(ev *twin.Event) []byte {
+	if d.data == nil {
+		env := ev.Envelope
+		if d.extra != nil {
+			env.Extra = protocol.EncodeValue(d.extra)
+		}
+		d.data = env.AppendJSON(make([]byte, 0, encodedSize(&env)))
+	}
+	return d.data
+}
+
+// placeholder resolves the topic:, resource: and header: placeholders of
+// event filters.
+func (v *eventView) placeholder(name string) (string, bool) {
+	if v.topic == nil {
+		t, _ := protocol.ParseTopic(v.ev.Envelope.Topic)
+		v.topic = &t
+	}
+	t := v.topic
+	switch name {
+	case "topic:full":
+		return v.ev.Envelope.Topic, true
+	case "topic:namespace":
+		return t.Namespace, true
+	case "topic:entityName":
+		return t.Name, true
+	case "topic:group":
+		return t.Group, true
+	case "topic:channel":
+		return t.Channel, true
+	case "topic:criterion":
+		return t.Criterion, true
+	case "topic:action":
+		return t.Action, t.Action != ""
+	case "topic:subject":
+		return t.Subject, t.Subject != ""
+	case "topic:action-subject":
+		if t.Action != "" {
+			return t.Action, true
+		}
+		return t.Subject, t.Subject != ""
+	case "resource:type":
+		return "thing", true
+	case "resource:path":
+		return v.ev.Envelope.Path, true
+	}
+	if h, ok := strings.CutPrefix(name, "header:"); ok {
+		value, found := v.ev.Envelope.Headers.Get(h)
+		return value, found
+	}
+	return "", false
+}
+
+// changedThing is the event as a thing, as Ditto's filters see it: thingId,
+// _namespace, _revision and _modified, and the event's value at its path
+// (nothing for a deletion).
+func changedThing(ev *twin.Event) map[string]any {
+	out := map[string]any{
+		"thingId":    ev.ThingID,
+		"_namespace": ev.Namespace,
+		"_revision":  ev.Revision,
+	}
+	if !ev.Modified.IsZero() {
+		out["_modified"] = protocol.FormatInstant(ev.Modified)
+	}
+	if ev.Envelope.Value == nil || strings.HasSuffix(ev.Envelope.Topic, "/deleted") {
+		return out
+	}
+	value, err := protocol.DecodeValue(ev.Envelope.Value)
+	if err != nil {
+		return out
+	}
+	ptr, err := protocol.ParsePointer(ev.Envelope.Path)
+	if err != nil {
+		return out
+	}
+	if len(ptr) == 0 {
+		if obj, ok := value.(map[string]any); ok {
+			return deepMerge(obj, out)
+		}
+		return out
+	}
+	node := out
+	for _, k := range ptr[:len(ptr)-1] {
+		next := map[string]any{}
+		node[k] = next
+		node = next
+	}
+	node[ptr[len(ptr)-1]] = value
+	return out
+}
+
+// deepMerge returns a new object with b's members merged into a's, objects
+// merged recursively; neither input is modified.
+func deepMerge(a, b map[string]any) map[string]any {
+	out := make(map[string]any, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		if bo, ok := v.(map[string]any); ok {
+			if ao, ok := out[k].(map[string]any); ok {
+				out[k] = deepMerge(ao, bo)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
