@@ -61,6 +61,8 @@ type Config struct {
 	// generates when the request has no ?namespace=; "" means
 	// DefaultNamespace, Ditto's default.
 	DefaultNamespace string
+	// Search answers /api/2/search/things; nil: those routes are 404.
+	Search Searcher
 }
 
 // DefaultNamespace is Ditto's default namespace (DITTO_DEFAULT_NAMESPACE).
@@ -69,6 +71,7 @@ const DefaultNamespace = "org.eclipse.ditto"
 // API is the HTTP door. It is safe for concurrent use.
 type API struct {
 	twins   Twins
+	search  Searcher
 	auth    Authenticator
 	metrics *metrics.Metrics
 	log     *slog.Logger
@@ -90,7 +93,7 @@ func New(cfg Config) (*API, error) {
 	if cfg.MaxBodyBytes < 0 {
 		return nil, errors.New("api: Config.MaxBodyBytes must not be negative")
 	}
-	a := &API{twins: cfg.Twins, auth: cfg.Auth, metrics: cfg.Metrics, log: cfg.Logger, ready: cfg.Ready, maxBody: cfg.MaxBodyBytes}
+	a := &API{twins: cfg.Twins, search: cfg.Search, auth: cfg.Auth, metrics: cfg.Metrics, log: cfg.Logger, ready: cfg.Ready, maxBody: cfg.MaxBodyBytes}
 	if a.metrics == nil {
 		a.metrics = metrics.New()
 	}
@@ -122,6 +125,7 @@ const (
 	allowThings   = "GET, POST"
 	allowThing    = "GET, PUT, PATCH, DELETE"
 	allowPolicyID = "GET, PUT, PATCH"
+	allowSearch   = "GET, POST"
 )
 
 func (a *API) routes() *http.ServeMux {
@@ -143,6 +147,14 @@ func (a *API) routes() *http.ServeMux {
 		mux.HandleFunc("PATCH "+p, a.authed(a.thingCommand(protocol.ActionMerge)))
 		mux.HandleFunc("DELETE "+p, a.authed(a.thingCommand(protocol.ActionDelete)))
 		mux.HandleFunc(p, a.authed(methodNotAllowed(allowThing)))
+	}
+	if a.search != nil {
+		for _, method := range []string{"GET ", "POST "} {
+			mux.HandleFunc(method+"/api/2/search/things", a.authed(a.searchThings))
+			mux.HandleFunc(method+"/api/2/search/things/count", a.authed(a.countThings))
+		}
+		mux.HandleFunc("/api/2/search/things", a.authed(methodNotAllowed(allowSearch)))
+		mux.HandleFunc("/api/2/search/things/count", a.authed(methodNotAllowed(allowSearch)))
 	}
 	mux.HandleFunc("/api/2/", a.authed(notFound))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

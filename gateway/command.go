@@ -41,6 +41,10 @@ func (s *session) handleEnvelope(data []byte) {
 		s.reply(protocol.ErrorEnvelope(e, topic, env.Headers))
 		return
 	}
+	if topic.Criterion == protocol.CriterionSearch && topic.Group == protocol.GroupThings {
+		s.handleSearch(env, topic)
+		return
+	}
 	resp := s.handle(env, topic)
 	s.countCommand(topic, resp.Status)
 	if required {

@@ -62,6 +62,9 @@ type Config struct {
 	Twins Twins
 	// Auth authenticates every upgrade request.
 	Auth Authenticator
+	// Search answers the search protocol (_/_/things/twin/search/…); nil:
+	// search messages are refused.
+	Search Searcher
 	// Metrics receives the session and event counters; nil: a private set
 	// that nobody scrapes.
 	Metrics *metrics.Metrics

@@ -68,6 +68,10 @@ type session struct {
 	who   auth.Context
 	log   *slog.Logger
 	queue *outQueue
+	// searches are the session's open search subscriptions; only the read
+	// loop touches them.
+	searches  map[string]*searchSubscription
+	searchSeq int
 
 	ctx    context.Context // handed to Twins; cancelled when closing starts
 	cancel context.CancelFunc

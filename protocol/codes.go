@@ -59,6 +59,11 @@ const (
 	CodeFeatureDesiredPropertiesNotFound = "things:feature.desiredProperties.notfound"
 	CodeFeatureDesiredPropertyNotFound   = "things:feature.desiredProperty.notfound"
 
+	CodeSearchOptionInvalid     = "thing-search:search.option.invalid"
+	CodeSearchNamespacesInvalid = "thing-search:search.namespaces.invalid"
+	CodeSubscriptionProtocol    = "thing-search:subscription.protocol.error"
+	CodeSubscriptionNotFound    = "thing-search:subscription.not.found"
+
 	CodeAuthenticationFailed = "gateway:authentication.failed"
 	CodeGatewayTimeout       = "gateway:timeout.invalid"
 	CodeMethodNotAllowed     = "gateway:method.notallowed"
@@ -128,6 +133,11 @@ var catalogue = map[string]errorKind{
 	CodeFeaturePropertyNotFound:          {404, "Check if the ID of the Thing, the Feature ID and the key of your requested property was correct and you have sufficient permissions."},
 	CodeFeatureDesiredPropertiesNotFound: {404, "Check if the ID of the Thing and the Feature ID was correct and you have sufficient permissions."},
 	CodeFeatureDesiredPropertyNotFound:   {404, "Check if the ID of the Thing, the Feature ID and the key of your requested desired property was correct and you have sufficient permissions."},
+
+	CodeSearchOptionInvalid:     {400, "At least one provided option is invalid."},
+	CodeSearchNamespacesInvalid: {400, "Check the namespaces: each must be a valid namespace."},
+	CodeSubscriptionProtocol:    {400, "Please follow the search protocol: subscribe, then request with a positive demand, then cancel."},
+	CodeSubscriptionNotFound:    {404, "Check the subscription ID."},
 
 	CodeAuthenticationFailed: {401, "Check if your credentials were correct."},
 	CodeGatewayTimeout:       {400, "Choose a timeout inside the bounds."},

@@ -62,7 +62,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
-	gw, err = gateway.New(gateway.Config{Twins: twins, Auth: authn, Metrics: m, Logger: log.With("component", "gateway"),
+	gw, err = gateway.New(gateway.Config{Twins: twins, Search: twins, Auth: authn, Metrics: m, Logger: log.With("component", "gateway"),
 		QueueMessages: cfg.WebSocket.QueueMessages, QueueBytes: cfg.WebSocket.QueueBytes,
 		MaxMessageBytes: cfg.WebSocket.MaxMessageBytes, PingInterval: time.Duration(cfg.WebSocket.PingInterval)})
 	if err != nil {
@@ -70,7 +70,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	httpAPI, err := api.New(api.Config{Twins: twins, Auth: authn, Metrics: m, Logger: log.With("component", "api"),
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, DefaultNamespace: cfg.DefaultNamespace, Ready: func(ctx context.Context) error {
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, DefaultNamespace: cfg.DefaultNamespace, Search: twins, Ready: func(ctx context.Context) error {
 			_, err := store.Get(ctx, "_:health-probe")
 			if errors.Is(err, twin.ErrNotFound) {
 				return nil
