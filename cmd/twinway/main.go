@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -31,6 +33,7 @@ func run(args []string) error {
 	listen := fs.String("listen", os.Getenv("TWINWAY_LISTEN"), "address to listen on (env TWINWAY_LISTEN; default "+server.DefaultListen+")")
 	data := fs.String("data", os.Getenv("TWINWAY_DATA"), "data directory of the embedded store (env TWINWAY_DATA; default ./"+server.DefaultDataDir+")")
 	configFile := fs.String("config", os.Getenv("TWINWAY_CONFIG"), "JSON config file (env TWINWAY_CONFIG)")
+	pprofAddr := fs.String("pprof", os.Getenv("TWINWAY_PPROF"), "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (env TWINWAY_PPROF; default off)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,6 +64,9 @@ func run(args []string) error {
 		srv.Shutdown(context.Background())
 		return err
 	}
+	if *pprofAddr != "" {
+		go servePprof(*pprofAddr, log)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -83,4 +89,18 @@ func logLevel(s string) slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
+}
+
+// servePprof serves the profiler on its own listener, never on the gateway's
+// address, so it is exposed only where the operator asks for it.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("profiler listening", "addr", addr)
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		log.Error("profiler stopped", "err", err)
+	}
 }
