@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run build test test-js lint fuzz clean
+.PHONY: run build test test-js lint fuzz bench clean
 
 ## run: start the gateway on 127.0.0.1:8080 with the embedded store in ./data (user ditto/ditto)
 run:
@@ -32,6 +32,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeEnvelope -fuzztime $(FUZZTIME) ./protocol
 	$(GO) test -run '^$$' -fuzz FuzzParseTopic -fuzztime $(FUZZTIME) ./protocol
 	$(GO) test -run '^$$' -fuzz FuzzParsePointer -fuzztime $(FUZZTIME) ./protocol
+	$(GO) test -run '^$$' -fuzz FuzzParseFieldSelector -fuzztime $(FUZZTIME) ./protocol
+	$(GO) test -run '^$$' -fuzz FuzzParseFilter -fuzztime $(FUZZTIME) ./rql
+	$(GO) test -run '^$$' -fuzz FuzzParseOptions -fuzztime $(FUZZTIME) ./rql
+
+## bench: the standard load set against a fresh gateway on a random port (under 2 minutes; see BENCHMARKS.md)
+bench:
+	./scripts/bench.sh
 
 clean:
 	rm -rf bin data

@@ -37,7 +37,9 @@ func newSubscriber(s *session, params map[string]string) (subscriber, error) {
 		if err != nil {
 			return subscriber{}, err
 		}
-		if sub.filter, err = rql.Compile(filter); err != nil {
+		// Ditto evaluates event filters in memory, where ne also matches a
+		// missing field (unlike search).
+		if sub.filter, err = rql.Compile(filter, rql.NeMatchesMissing()); err != nil {
 			return subscriber{}, err
 		}
 	}

@@ -81,6 +81,9 @@ func Properties(n Node) []string {
 		}
 	}
 	walk(n, func(n Node) {
+		if isNilNode(n) {
+			return
+		}
 		switch n := n.(type) {
 		case *Compare:
 			add(n.Property)
@@ -101,21 +104,29 @@ func walk(n Node, f func(Node)) {
 	f(n)
 	switch n := n.(type) {
 	case *And:
-		for _, c := range n.Children {
-			walk(c, f)
+		if n != nil {
+			for _, c := range n.Children {
+				walk(c, f)
+			}
 		}
 	case *Or:
-		for _, c := range n.Children {
-			walk(c, f)
+		if n != nil {
+			for _, c := range n.Children {
+				walk(c, f)
+			}
 		}
 	case *Not:
-		walk(n.Child, f)
+		if n != nil {
+			walk(n.Child, f)
+		}
 	}
 }
 
 // Format writes n as RQL text that ParseFilter turns into the same tree: the
 // canonical form of a filter (one spelling per tree), used to compare filters
-// and to carry them inside search cursors. A nil n formats as "".
+// and to carry them inside search cursors. A nil n formats as "". The text
+// is about as long as the filter parsed (escapes may make it slightly
+// longer, even beyond MaxFilterLength for a filter of nothing but quotes).
 func Format(n Node) string {
 	var b strings.Builder
 	format(&b, n)
@@ -123,8 +134,10 @@ func Format(n Node) string {
 }
 
 func format(b *strings.Builder, n Node) {
+	if isNilNode(n) {
+		return
+	}
 	switch n := n.(type) {
-	case nil:
 	case *And:
 		formatLogical(b, "and", n.Children)
 	case *Or:
@@ -159,6 +172,29 @@ func format(b *strings.Builder, n Node) {
 	}
 }
 
+// isNilNode reports whether n is nil or a nil pointer.
+func isNilNode(n Node) bool {
+	switch n := n.(type) {
+	case nil:
+		return true
+	case *And:
+		return n == nil
+	case *Or:
+		return n == nil
+	case *Not:
+		return n == nil
+	case *Compare:
+		return n == nil
+	case *In:
+		return n == nil
+	case *Exists:
+		return n == nil
+	case *Empty:
+		return n == nil
+	}
+	return false
+}
+
 func formatLogical(b *strings.Builder, name string, children []Node) {
 	b.WriteString(name)
 	b.WriteByte('(')
@@ -172,15 +208,14 @@ func formatLogical(b *strings.Builder, name string, children []Node) {
 }
 
 // formatProperty escapes what cannot appear raw in a property: the
-// characters that end it (, ) " \) and control characters.
+// characters that end it (, ) ") and the backslash.
 func formatProperty(b *strings.Builder, p string) {
 	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch {
-		case c == '"' || c == '\\':
+		switch c := p[i]; c {
+		case '"', '\\':
 			b.WriteByte('\\')
 			b.WriteByte(c)
-		case c == ',' || c == ')' || c < 0x20 || c == 0x7f:
+		case ',', ')':
 			writeUnicodeEscape(b, rune(c))
 		default:
 			b.WriteByte(c)
@@ -220,29 +255,21 @@ func formatFloat(f float64) string {
 	return s
 }
 
+// formatString quotes s with the quote character it contains less often;
+// only that quote and the backslash are escaped, so the text grows little.
 func formatString(b *strings.Builder, s string) {
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
-		case '"', '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		default:
-			if c < 0x20 || c == 0x7f {
-				writeUnicodeEscape(b, rune(c))
-			} else {
-				b.WriteByte(c)
-			}
-		}
+	quote := byte('"')
+	if strings.Count(s, `"`) > strings.Count(s, "'") {
+		quote = '\''
 	}
-	b.WriteByte('"')
+	b.WriteByte(quote)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == quote || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte(quote)
 }
 
 func writeUnicodeEscape(b *strings.Builder, r rune) {

@@ -12,9 +12,13 @@
 // \" (or \' in single quotes) \\ \/ \b \f \n \r \t \uXXXX; integers
 // [+-]?(0|[1-9][0-9]*) (kept exact as int64; -0 is not one); decimals with a
 // fraction and no exponent (float64); true, false, null; time placeholders
-// (time:now…, see ResolveTime). Unquoted words are not values. Properties
-// are the thing fields of ResolveField, with an optional leading '/', and in
-// event filters placeholders such as topic:action or resource:path.
+// (time:now…, see ResolveTime). Unquoted words are not values. Whitespace is
+// allowed where Ditto allows it: before the filter, after a value, after the
+// comma between queries. Properties are the thing fields of ResolveField,
+// with an optional leading '/'; in event filters also the placeholders Ditto
+// registers for streaming sessions (topic:…, resource:…, entity:…, thing:…,
+// feature:id) and header:<name>. Filters are at most MaxFilterLength bytes
+// and nest at most MaxDepth levels; errors name the byte offset (from 0).
 //
 // # Semantics
 //
@@ -27,6 +31,7 @@
 //     (attributes/tags/room reaches the room of every object in tags), as
 //     Ditto's getValueFlatteningArrays and MongoDB do. Model objects
 //     (attributes, features, a feature, its properties) are never arrays.
+//     Keys are keys, never array indexes.
 //   - A comparison matches when one of the values, or one element of an
 //     array value (one level), matches.
 //   - No type coercion: a string never equals or orders with a number or a
@@ -45,13 +50,22 @@
 //     be a quoted string.
 //   - exists(p) is true when p resolves to a value, null included.
 //   - empty(p) is true when no value p resolves to has content (absent,
-//     null, "", [], {}). empty(features/*) means the thing has no feature.
-//   - features/*/… ranges over every feature: the query part holds for some
-//     feature (MongoDB's $elemMatch in Ditto).
+//     null, "", [], {}).
+//   - features/*/… ranges over every feature: the query holds for some
+//     feature (MongoDB's $elemMatch in Ditto); empty(features/*) means that
+//     the thing has no feature.
 //   - _created and _modified are ISO-8601 strings; a literal that reads as
 //     an RFC 3339 instant compares with them as an instant, any other string
 //     as text.
 //   - time:now is the current instant's ISO-8601 string; time:now_epoch_millis
 //     is an integer (Ditto resolves it to a numeric string, which its search
 //     cannot compare with numbers).
+//
+// # Evaluation
+//
+// Compile writes the and/or/not structure of a filter in a small gval
+// language (gval's propositional logic over leaves #0, #1, …) and gval
+// builds the evaluable; each leaf is a compiled comparison that walks the
+// thing's JSON without allocating. A Predicate is immutable and safe for
+// concurrent use.
 package rql

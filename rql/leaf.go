@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"github.com/twinway/twinway/protocol"
 )
 
 type op uint8
@@ -59,8 +61,12 @@ func (l *leaf) eval(_ context.Context, param any) (any, error) {
 
 func (l *leaf) match(thing map[string]any, in *Input) bool {
 	lits := l.lits
+	var one [1]literal
 	if l.dynamic {
-		resolved := make([]literal, len(lits))
+		resolved := one[:]
+		if len(lits) > 1 {
+			resolved = make([]literal, len(lits))
+		}
 		for i := range lits {
 			resolved[i] = lits[i].resolve(in)
 		}
@@ -70,6 +76,9 @@ func (l *leaf) match(thing map[string]any, in *Input) bool {
 	case opExists:
 		return l.resolveAny(thing, in, modeExists, nil)
 	case opEmpty:
+		if l.field.Wildcard() {
+			return l.emptyInSomeFeature(thing)
+		}
 		// empty: no value the property resolves to has content (vacuously
 		// true when it resolves to none).
 		return !l.resolveAny(thing, in, modeNotEmpty, nil)
@@ -82,6 +91,22 @@ func (l *leaf) match(thing map[string]any, in *Input) bool {
 		return l.neMissing || l.resolveAny(thing, in, modeExists, nil)
 	}
 	return l.resolveAny(thing, in, modeCompare, lits)
+}
+
+// emptyInSomeFeature is empty(features/*/…): some feature has nothing
+// with content there (Ditto's $elemMatch over the features);
+// empty(features/*) itself means that there is no feature.
+func (l *leaf) emptyInSomeFeature(thing map[string]any) bool {
+	features, _ := thing["features"].(map[string]any)
+	if len(l.field.Keys) == 2 {
+		return len(features) == 0
+	}
+	for _, feature := range features {
+		if !l.walk(feature, 2, modeNotEmpty, nil) {
+			return true
+		}
+	}
+	return false
 }
 
 // resolveAny reports whether some value the property resolves to in thing
@@ -247,7 +272,7 @@ func (l *leaf) testTime(v any, m mode, lits []literal) bool {
 	}
 	if l.op == opLike {
 		if !haveS {
-			s = FormatInstant(t)
+			s = protocol.FormatInstant(t)
 		}
 		return l.pattern.match(s)
 	}
@@ -259,7 +284,7 @@ func (l *leaf) testTime(v any, m mode, lits []literal) bool {
 		var r int
 		if lit.isInstant {
 			if !haveT {
-				if t, haveT = parseInstant(s); !haveT {
+				if t, haveT = ParseInstant(s); !haveT {
 					continue
 				}
 				t = t.UTC()
@@ -267,7 +292,7 @@ func (l *leaf) testTime(v any, m mode, lits []literal) bool {
 			r = t.Compare(lit.instant)
 		} else {
 			if !haveS {
-				s, haveS = FormatInstant(t), true
+				s, haveS = protocol.FormatInstant(t), true
 			}
 			r = strings.Compare(s, lit.s)
 		}

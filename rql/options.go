@@ -2,17 +2,10 @@ package rql
 
 import (
 	"fmt"
-	"net/http"
 	"strconv"
 
 	"github.com/twinway/twinway/protocol"
 )
-
-// CodeOptionInvalid is Ditto's error code for bad search options.
-//
-// TODO(protocol): move into protocol's catalogue; until then the error is
-// built here, because protocol.Errorf turns unknown codes into a 500.
-const CodeOptionInvalid = "thing-search:search.option.invalid"
 
 // Search page sizes (Ditto's limits things-search default-page-size and
 // max-page-size).
@@ -44,12 +37,7 @@ type Limit struct{ Offset, Count int }
 
 // optionError is the 400 thing-search:search.option.invalid error.
 func optionError(format string, args ...any) *protocol.Error {
-	return &protocol.Error{
-		Status:      http.StatusBadRequest,
-		Code:        CodeOptionInvalid,
-		Message:     fmt.Sprintf(format, args...),
-		Description: "At least one provided option is invalid.",
-	}
+	return protocol.Errorf(protocol.CodeSearchOptionInvalid, format, args...)
 }
 
 func optionErrorAt(pos int, format string, args ...any) *protocol.Error {

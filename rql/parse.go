@@ -289,8 +289,8 @@ func (p *lexer) escapedCharacters(start int) (string, error) {
 
 // escape decodes the escape sequence at the current position (a
 // backslash) and appends it to buf. quote is the quote character that may be
-// escaped: '"' in double-quoted strings and properties, '\'' in
-// single-quoted strings.
+// escaped: the double quote in double-quoted strings and properties, the
+// single quote in single-quoted strings.
 func (p *lexer) escape(buf []byte, quote byte) ([]byte, error) {
 	at := p.pos
 	p.pos++ // the backslash

@@ -85,7 +85,7 @@ func Compile(n Node, opts ...CompileOption) (*Predicate, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if n == nil {
+	if n == nil { // not a nil pointer: that is an error below
 		return &Predicate{eval: func(context.Context, any) (any, error) { return true, nil }}, nil
 	}
 	c := compiler{cfg: cfg}
@@ -105,7 +105,8 @@ func Compile(n Node, opts ...CompileOption) (*Predicate, error) {
 func (p *Predicate) Match(in Input) bool {
 	var param any = in.Thing
 	if p.withInput {
-		param = &in
+		withInput := in // allocated here only, not for every Match
+		param = &withInput
 	}
 	v, err := p.eval(context.Background(), param)
 	return err == nil && v == true
@@ -126,13 +127,16 @@ func (c *compiler) build(b *strings.Builder, n Node, depth int) error {
 	if depth > MaxDepth+1 {
 		return compileError("and, or and not nest deeper than %d levels", MaxDepth)
 	}
+	if isNilNode(n) {
+		return compileError("a query is missing")
+	}
 	switch n := n.(type) {
 	case *And:
 		return c.buildLogical(b, n.Children, " && ", depth)
 	case *Or:
 		return c.buildLogical(b, n.Children, " || ", depth)
 	case *Not:
-		if n == nil || n.Child == nil {
+		if n.Child == nil {
 			return compileError("not() needs a query")
 		}
 		b.WriteString("!(")
@@ -287,20 +291,11 @@ func literalOf(v any) (literal, error) {
 	case nil, string, bool, int64, float64:
 		lit := literal{scalar: scalarOf(v)}
 		if s, ok := v.(string); ok {
-			lit.instant, lit.isInstant = parseInstant(s)
+			lit.instant, lit.isInstant = ParseInstant(s)
 		}
 		return lit, nil
 	}
 	return literal{}, compileError("unsupported literal %T", v)
-}
-
-// parseInstant reads an RFC 3339 / ISO-8601 instant with a time zone.
-func parseInstant(s string) (time.Time, bool) {
-	if len(s) < len("2006-01-02T15:04:05Z") || s[4] != '-' {
-		return time.Time{}, false
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	return t, err == nil
 }
 
 // resolve gives the literal's value for one evaluation.
@@ -316,7 +311,7 @@ func (lit *literal) resolve(in *Input) literal {
 					out.scalar = n
 				}
 			}
-			out.instant, out.isInstant = parseInstant(s)
+			out.instant, out.isInstant = ParseInstant(s)
 			return out
 		}
 	}
@@ -325,5 +320,5 @@ func (lit *literal) resolve(in *Input) literal {
 		return literal{scalar: scalar{kind: kindNumber, isInt: true, i: lit.spec.resolve(now).(int64)}}
 	}
 	t := lit.spec.instantAt(now)
-	return literal{scalar: scalar{kind: kindString, s: FormatInstant(t)}, instant: t, isInstant: true}
+	return literal{scalar: scalar{kind: kindString, s: protocol.FormatInstant(t)}, instant: t, isInstant: true}
 }

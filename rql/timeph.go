@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/twinway/twinway/protocol"
 )
 
 // Time placeholders (Ditto's TimePlaceholder), allowed as literal values:
@@ -138,11 +140,11 @@ func (ts timeSpec) resolve(now time.Time) any {
 	if ts.millis {
 		return t.UnixMilli()
 	}
-	return FormatInstant(t)
+	return protocol.FormatInstant(t)
 }
 
 // instantAt applies the offset and the truncation to now; the result is
-// truncated to the microsecond, as FormatInstant writes it.
+// truncated to the microsecond, as protocol.FormatInstant writes it.
 func (ts timeSpec) instantAt(now time.Time) time.Time {
 	t := time.Unix(now.Unix()+ts.offsetMs/1000, int64(now.Nanosecond())).UTC().
 		Add(time.Duration(ts.offsetMs%1000) * time.Millisecond)
@@ -169,29 +171,13 @@ func (ts timeSpec) instantAt(now time.Time) time.Time {
 	return t.Truncate(time.Microsecond)
 }
 
-// FormatInstant formats t as Java's Instant.toString does, which is how Ditto
-// writes _created and _modified: UTC, truncated to the microsecond, with no,
-// three or six fraction digits as precision needs.
-func FormatInstant(t time.Time) string {
-	t = t.UTC().Truncate(time.Microsecond)
-	var buf [32]byte
-	b := t.AppendFormat(buf[:0], "2006-01-02T15:04:05")
-	us := t.Nanosecond() / 1000
-	switch {
-	case us == 0:
-	case us%1000 == 0:
-		b = appendPadded(append(b, '.'), us/1000, 3)
-	default:
-		b = appendPadded(append(b, '.'), us, 6)
+// ParseInstant reads an RFC 3339 instant (an ISO-8601 date and time with
+// its zone, as Ditto writes _created and _modified). A string literal that
+// reads as one compares with _created and _modified as an instant.
+func ParseInstant(s string) (time.Time, bool) {
+	if len(s) < len("2006-01-02T15:04:05Z") || s[4] != '-' {
+		return time.Time{}, false
 	}
-	return string(append(b, 'Z'))
-}
-
-func appendPadded(b []byte, n, width int) []byte {
-	var digits [8]byte
-	s := strconv.AppendInt(digits[:0], int64(n), 10)
-	for i := len(s); i < width; i++ {
-		b = append(b, '0')
-	}
-	return append(b, s...)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t, err == nil
 }

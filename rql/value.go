@@ -76,14 +76,33 @@ func scalarOf(v any) scalar {
 // numberOf reads JSON number text: an int64 when it is an integer that fits,
 // else a float64 (as SQLite's JSON functions do).
 func numberOf(text string) scalar {
-	if i, err := strconv.ParseInt(text, 10, 64); err == nil {
-		return scalar{kind: kindNumber, isInt: true, i: i}
+	if isIntegerText(text) {
+		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+			return scalar{kind: kindNumber, isInt: true, i: i}
+		}
 	}
 	f, err := strconv.ParseFloat(text, 64)
 	if err != nil && !isRangeErr(err) {
 		return scalar{}
 	}
 	return floatScalar(f)
+}
+
+// isIntegerText reports whether text is -?digits: only then is ParseInt
+// worth trying (its errors allocate).
+func isIntegerText(text string) bool {
+	if len(text) > 0 && text[0] == '-' {
+		text = text[1:]
+	}
+	if text == "" {
+		return false
+	}
+	for i := 0; i < len(text); i++ {
+		if text[i] < '0' || text[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func isRangeErr(err error) bool {

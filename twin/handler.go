@@ -264,7 +264,9 @@ func compileCondition(h protocol.Headers) (*rql.Predicate, error) {
 	if err != nil {
 		return nil, protocol.Errorf(protocol.CodeConditionInvalid, "The specified condition '%s' is invalid: %s", text, protocol.AsError(err).Message)
 	}
-	p, err := rql.Compile(filter)
+	// Ditto evaluates conditions in memory, where ne also matches a missing
+	// field (unlike search).
+	p, err := rql.Compile(filter, rql.NeMatchesMissing())
 	if err != nil {
 		return nil, protocol.Errorf(protocol.CodeConditionInvalid, "The specified condition '%s' is invalid: %s", text, protocol.AsError(err).Message)
 	}
