@@ -73,6 +73,33 @@ const (
 	CodeNotFound             = "resource.notfound"
 )
 
+// Authentication codes (Ditto's gateway and jwt modules): see auth/ and
+// SPEC.md §5, §8.
+const (
+	CodeJWTInvalid              = "jwt:invalid"
+	CodeJWTIssuerNotSupported   = "gateway:jwt.issuer.notsupported"
+	CodeJWTConditionFailed      = "gateway:jwt.condition.failed"
+	CodeAuthProviderUnavailable = "gateway:authentication.provider.unavailable"
+	CodeSessionExpired          = "gateway:websocket.session.expired"
+	CodeSessionClosed           = "gateway:websocket.session.closed"
+)
+
+// Policy model codes (Ditto's policies module): see auth/policy and SPEC.md
+// §5, §11.
+const (
+	CodePolicyIDNotSettable            = "policies:id.notsettable"
+	CodePolicyLabelInvalid             = "policies:label.invalid"
+	CodePolicySubjectIDInvalid         = "policies:subjectid.invalid"
+	CodePolicySubjectExpiryInvalid     = "policies:subjectexpiry.invalid"
+	CodePolicyEntryInvalid             = "policies:entry.invalid"
+	CodePolicyImportInvalid            = "policies:import.invalid"
+	CodePolicyImportsTooLarge          = "policies:imports.toolarge"
+	CodePolicyTooLarge                 = "policies:policy.toolarge"
+	CodePolicyModificationInvalid      = "policies:policy.modificationinvalid"
+	CodePolicyEntryModificationInvalid = "policies:entry.modificationinvalid"
+	CodePolicyNotCreatable             = "policies:policy.notcreatable"
+)
+
 type errorKind struct {
 	status      int
 	description string
@@ -146,4 +173,23 @@ var catalogue = map[string]errorKind{
 	CodeTooManyRequests:      {429, "Reduce the rate of requests."},
 	CodeServiceUnavailable:   {503, "The service is not available at the moment; please try again later."},
 	CodeNotFound:             {404, "Check the request's path."},
+
+	CodeJWTInvalid:              {400, "The provided token string did not have the expected format."},
+	CodeJWTIssuerNotSupported:   {401, "Check if your JWT is correct."},
+	CodeJWTConditionFailed:      {401, "Check if your JWT contains the required claims."},
+	CodeAuthProviderUnavailable: {503, "If after retry it is still unavailable, please contact the service team."},
+	CodeSessionExpired:          {401, "You need to periodically refresh your websocket session with a new JWT."},
+	CodeSessionClosed:           {403, "Changing the authorization context for an established websocket session isn't supported."},
+
+	CodePolicyIDNotSettable:            {400, "Either delete the Policy ID from the request body or use the same Policy ID as in the request URL."},
+	CodePolicyLabelInvalid:             {400, "It must not start with the blocklisted 'imported' or 'nsimported' prefix."},
+	CodePolicySubjectIDInvalid:         {400, "It must contain an issuer as prefix separated by a colon ':' from the actual subject"},
+	CodePolicySubjectExpiryInvalid:     {400, "It must be provided as ISO-8601 formatted char sequence."},
+	CodePolicyEntryInvalid:             {400, "Policy entry does not contain any known permission like 'READ' or 'WRITE'"},
+	CodePolicyImportInvalid:            {400, "The Policy Import references the policy where it is defined."},
+	CodePolicyImportsTooLarge:          {400, "Please reduce the number of imports you're trying to add to 10"},
+	CodePolicyTooLarge:                 {413, "Reduce the Policy size in the bounds of the specified limit"},
+	CodePolicyModificationInvalid:      {403, "There must always be at least one PolicyEntry with 'WRITE' permissions on resource 'policy:/'."},
+	CodePolicyEntryModificationInvalid: {403, "There must always be at least one PolicyEntry with 'WRITE' permissions on resource 'policy:/'."},
+	CodePolicyNotCreatable:             {403, "Check if you have sufficient permissions in the new policy to create."},
 }
