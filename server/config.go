@@ -27,6 +27,10 @@ type Config struct {
 	Listen string `json:"listen"`
 	// DataDir holds the embedded store's files (default ./data).
 	DataDir string `json:"dataDir"`
+	// MongoDB selects the MongoDB store instead of the embedded one when
+	// its URI is set (the environment variable TWINWAY_MONGODB_URI sets it
+	// too).
+	MongoDB MongoDBConfig `json:"mongodb"`
 	// Users are the HTTP Basic users; user U has the subject "nginx:U".
 	// Empty: the default user ditto/ditto, with a warning.
 	Users []User `json:"users"`
@@ -44,6 +48,24 @@ type Config struct {
 	WebSocket WebSocketConfig `json:"webSocket"`
 	// HTTP tunes /api/2.
 	HTTP HTTPConfig `json:"http"`
+}
+
+// MongoDBConfig configures the MongoDB store; zero values are the
+// mongostore package's defaults.
+type MongoDBConfig struct {
+	// URI is the connection string, e.g. mongodb://db1,db2/?replicaSet=rs0;
+	// empty: the embedded store.
+	URI string `json:"uri"`
+	// Database is the database name (default twinway).
+	Database string `json:"database"`
+	// ConnectTimeout bounds start-up (default 10s): an unreachable MongoDB
+	// fails the start with a clear message.
+	ConnectTimeout Duration `json:"connectTimeout"`
+	// OperationTimeout bounds every store operation (default 10s); an
+	// outage answers 503 things:thing.unavailable, never a hang.
+	OperationTimeout Duration `json:"operationTimeout"`
+	// MaxPoolSize bounds the driver's connections (default 100).
+	MaxPoolSize uint64 `json:"maxPoolSize"`
 }
 
 // User is one HTTP Basic user.

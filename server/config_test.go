@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,5 +92,16 @@ func TestREADMEConfigExample(t *testing.T) {
 	}
 	if _, _, err := cfg.withDefaults(); err != nil {
 		t.Fatalf("the README's example is refused: %v", err)
+	}
+}
+
+// TestUnreachableMongoDBFailsFast: a configured but unreachable MongoDB
+// stops the start with a clear error instead of a gateway that hangs.
+func TestUnreachableMongoDBFailsFast(t *testing.T) {
+	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(),
+		MongoDB: MongoDBConfig{URI: "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300", ConnectTimeout: Duration(time.Second)}}
+	_, err := New(context.Background(), cfg, nil)
+	if err == nil || !strings.Contains(err.Error(), "MongoDB") || !strings.Contains(err.Error(), "unreachable") {
+		t.Fatalf("start with an unreachable MongoDB: %v", err)
 	}
 }

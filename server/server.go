@@ -18,6 +18,7 @@ import (
 	"github.com/twinway/twinway/gateway"
 	"github.com/twinway/twinway/metrics"
 	"github.com/twinway/twinway/twin"
+	"github.com/twinway/twinway/twin/mongostore"
 	"github.com/twinway/twinway/twin/sqlitestore"
 )
 
@@ -25,9 +26,41 @@ import (
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	store   *sqlitestore.Store
+	store   twin.Store
 	gateway *gateway.Gateway
 	http    *http.Server
+}
+
+// store is what the server needs of a thing store.
+type store interface {
+	twin.Store
+	twin.Searcher
+}
+
+// openStore opens the MongoDB store when a URI is configured, else the
+// embedded store, and returns it with the readiness probe of /health.
+func openStore(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) (store, func(context.Context) error, error) {
+	if cfg.MongoDB.URI != "" {
+		s, err := mongostore.Open(ctx, mongostore.Config{URI: cfg.MongoDB.URI, Database: cfg.MongoDB.Database,
+			ConnectTimeout: time.Duration(cfg.MongoDB.ConnectTimeout), OperationTimeout: time.Duration(cfg.MongoDB.OperationTimeout),
+			MaxPoolSize: cfg.MongoDB.MaxPoolSize, Logger: log})
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening the MongoDB store: %w", err)
+		}
+		return s, s.Ping, nil
+	}
+	s, err := sqlitestore.Open(ctx, sqlitestore.Config{Dir: cfg.DataDir, Logger: log, Observe: m.ObserveCommit})
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the store in %s: %w", cfg.DataDir, err)
+	}
+	ready := func(ctx context.Context) error {
+		_, err := s.Get(ctx, "_:health-probe")
+		if errors.Is(err, twin.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	return s, ready, nil
 }
 
 // New opens the store and builds the gateway described by cfg.
@@ -43,9 +76,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		log.Warn("the default user ditto/ditto is enabled: configure users before exposing the gateway")
 	}
 	m := metrics.New()
-	store, err := sqlitestore.Open(ctx, sqlitestore.Config{Dir: cfg.DataDir, Logger: log.With("component", "store"), Observe: m.ObserveCommit})
+	store, ready, err := openStore(ctx, cfg, log.With("component", "store"), m)
 	if err != nil {
-		return nil, fmt.Errorf("opening the store in %s: %w", cfg.DataDir, err)
+		return nil, err
 	}
 	users := make(map[string]string, len(cfg.Users))
 	for _, u := range cfg.Users {
@@ -70,13 +103,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	httpAPI, err := api.New(api.Config{Twins: twins, Auth: authn, Metrics: m, Logger: log.With("component", "api"),
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, DefaultNamespace: cfg.DefaultNamespace, Search: twins, Ready: func(ctx context.Context) error {
-			_, err := store.Get(ctx, "_:health-probe")
-			if errors.Is(err, twin.ErrNotFound) {
-				return nil
-			}
-			return err
-		}})
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, DefaultNamespace: cfg.DefaultNamespace, Search: twins, Ready: ready})
 	if err != nil {
 		store.Close()
 		return nil, err

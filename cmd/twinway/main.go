@@ -51,6 +51,9 @@ func run(args []string) error {
 	if *data != "" {
 		cfg.DataDir = *data
 	}
+	if uri := os.Getenv("TWINWAY_MONGODB_URI"); uri != "" {
+		cfg.MongoDB.URI = uri
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel(cfg.LogLevel)}))
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
