@@ -34,6 +34,12 @@ type Config struct {
 	// Users are the HTTP Basic users; user U has the subject "nginx:U".
 	// Empty: the default user ditto/ditto, with a warning.
 	Users []User `json:"users"`
+	// OIDC trusts OpenID Connect issuers: a bearer JWT of one of them
+	// authenticates as <subjectPrefix>:<claim value>.
+	OIDC OIDCConfig `json:"oidc"`
+	// PreAuthentication accepts the x-ditto-pre-authenticated header from
+	// the trusted proxies listed; empty (the default): off.
+	PreAuthentication PreAuthenticationConfig `json:"preAuthentication"`
 	// AllowDefaultCredentials lets the default user serve on a non-loopback
 	// address; without it the gateway refuses to start there.
 	AllowDefaultCredentials bool `json:"allowDefaultCredentials"`
@@ -66,6 +72,36 @@ type MongoDBConfig struct {
 	OperationTimeout Duration `json:"operationTimeout"`
 	// MaxPoolSize bounds the driver's connections (default 100).
 	MaxPoolSize uint64 `json:"maxPoolSize"`
+}
+
+// OIDCConfig lists the trusted OpenID Connect issuers.
+type OIDCConfig struct {
+	Issuers []IssuerConfig `json:"issuers"`
+	// DiscoveryTimeout bounds fetching an issuer's discovery document and
+	// keys (default 10s).
+	DiscoveryTimeout Duration `json:"discoveryTimeout"`
+}
+
+// IssuerConfig is one trusted issuer.
+type IssuerConfig struct {
+	// Issuer is the issuer URL, as in the tokens' iss claim.
+	Issuer string `json:"issuer"`
+	// SubjectPrefix prefixes the subjects of its tokens, e.g. "google".
+	SubjectPrefix string `json:"subjectPrefix"`
+	// Audience, when set, must be in the tokens' aud claim.
+	Audience string `json:"audience"`
+	// SubjectClaims are the claims that become subjects (default ["sub"]);
+	// an array claim such as "groups" gives one subject per value.
+	SubjectClaims []string `json:"subjectClaims"`
+	// ClockSkew tolerates clocks that differ (default 10s).
+	ClockSkew Duration `json:"clockSkew"`
+}
+
+// PreAuthenticationConfig configures the pre-authenticated header.
+type PreAuthenticationConfig struct {
+	// TrustedProxies are the addresses (IPs or CIDRs) of the proxies whose
+	// x-ditto-pre-authenticated header is believed.
+	TrustedProxies []string `json:"trustedProxies"`
 }
 
 // User is one HTTP Basic user.
@@ -137,9 +173,16 @@ func (c Config) withDefaults() (Config, bool, error) {
 	if c.DataDir == "" {
 		c.DataDir = DefaultDataDir
 	}
-	usesDefaultUser := len(c.Users) == 0
+	// The default user exists only when no other way to authenticate is
+	// configured.
+	usesDefaultUser := len(c.Users) == 0 && len(c.OIDC.Issuers) == 0 && len(c.PreAuthentication.TrustedProxies) == 0
 	if usesDefaultUser {
 		c.Users = []User{DefaultUser}
+	}
+	for _, iss := range c.OIDC.Issuers {
+		if iss.Issuer == "" || iss.SubjectPrefix == "" {
+			return c, false, fmt.Errorf("every OIDC issuer needs an issuer URL and a subject prefix")
+		}
 	}
 	for _, u := range c.Users {
 		if u.Name == "" || u.Password == "" {

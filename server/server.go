@@ -80,11 +80,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	users := make(map[string]string, len(cfg.Users))
-	for _, u := range cfg.Users {
-		users[u.Name] = u.Password
+	httpAuth, wsAuth, err := authenticators(ctx, cfg, log)
+	if err != nil {
+		store.Close()
+		return nil, err
 	}
-	authn := auth.NewBasicUsers(users)
 
 	// The handler publishes events to the gateway, and the gateway sends
 	// commands to the handler: the sink closes over gw, set just below.
@@ -95,14 +95,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
-	gw, err = gateway.New(gateway.Config{Twins: twins, Search: twins, Auth: authn, Metrics: m, Logger: log.With("component", "gateway"),
+	gw, err = gateway.New(gateway.Config{Twins: twins, Search: twins, Auth: wsAuth, Metrics: m, Logger: log.With("component", "gateway"),
 		QueueMessages: cfg.WebSocket.QueueMessages, QueueBytes: cfg.WebSocket.QueueBytes,
 		MaxMessageBytes: cfg.WebSocket.MaxMessageBytes, PingInterval: time.Duration(cfg.WebSocket.PingInterval)})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	httpAPI, err := api.New(api.Config{Twins: twins, Auth: authn, Metrics: m, Logger: log.With("component", "api"),
+	httpAPI, err := api.New(api.Config{Twins: twins, Auth: httpAuth, Challenges: challenges(cfg), Metrics: m, Logger: log.With("component", "api"),
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, DefaultNamespace: cfg.DefaultNamespace, Search: twins, Ready: ready})
 	if err != nil {
 		store.Close()
@@ -114,6 +114,69 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	return &Server{cfg: cfg, log: log, store: store, gateway: gw,
 		http: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 610 * time.Second,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}, nil
+}
+
+// authenticators builds the authentication chains of the two doors, in
+// Ditto's order: the pre-authenticated header, the JWT, then Basic users.
+// The WebSocket door also takes the JWT from the access_token parameter.
+func authenticators(ctx context.Context, cfg Config, log *slog.Logger) (httpAuth, wsAuth *auth.Chain, err error) {
+	var basic *auth.BasicUsers
+	if len(cfg.Users) > 0 {
+		users := make(map[string]string, len(cfg.Users))
+		for _, u := range cfg.Users {
+			users[u.Name] = u.Password
+		}
+		basic = auth.NewBasicUsers(users)
+	}
+	var pre *auth.PreAuthenticated
+	if len(cfg.PreAuthentication.TrustedProxies) > 0 {
+		prefixes, err := auth.ParsePrefixes(cfg.PreAuthentication.TrustedProxies)
+		if err != nil {
+			return nil, nil, fmt.Errorf("preAuthentication.trustedProxies: %w", err)
+		}
+		pre = auth.NewPreAuthenticated(prefixes)
+	}
+	httpChain := []auth.Authenticator{optional(pre)}
+	wsChain := []auth.Authenticator{optional(pre)}
+	if len(cfg.OIDC.Issuers) > 0 {
+		issuers := make([]auth.IssuerConfig, 0, len(cfg.OIDC.Issuers))
+		for _, i := range cfg.OIDC.Issuers {
+			issuers = append(issuers, auth.IssuerConfig{Issuer: i.Issuer, SubjectPrefix: i.SubjectPrefix, Audience: i.Audience,
+				SubjectClaims: i.SubjectClaims, ClockSkew: time.Duration(i.ClockSkew)})
+		}
+		oidc, err := auth.NewOIDC(ctx, issuers, auth.OIDCOptions{Logger: log.With("component", "oidc"),
+			DiscoveryTimeout: time.Duration(cfg.OIDC.DiscoveryTimeout)})
+		if err != nil {
+			return nil, nil, fmt.Errorf("oidc: %w", err)
+		}
+		httpChain = append(httpChain, oidc)
+		wsChain = append(wsChain, oidc.WebSocket())
+	}
+	httpChain = append(httpChain, optional(basic))
+	wsChain = append(wsChain, optional(basic))
+	return auth.NewChain(httpChain...), auth.NewChain(wsChain...), nil
+}
+
+// optional turns a nil pointer into a nil interface, which a chain leaves out.
+func optional[T auth.Authenticator](a T) auth.Authenticator {
+	var zero T
+	if any(a) == any(zero) {
+		return nil
+	}
+	return a
+}
+
+// challenges are the WWW-Authenticate challenges of a 401: Basic when users
+// exist, Bearer when OIDC issuers do.
+func challenges(cfg Config) []string {
+	var out []string
+	if len(cfg.Users) > 0 {
+		out = append(out, `Basic realm="twinway"`)
+	}
+	if len(cfg.OIDC.Issuers) > 0 {
+		out = append(out, `Bearer realm="twinway"`)
+	}
+	return out
 }
 
 // Listen opens the configured address.
