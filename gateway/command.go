@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"log/slog"
+
 	"github.com/google/uuid"
 
 	"github.com/twinway/twinway/protocol"
@@ -57,7 +59,7 @@ func (s *session) handleEnvelope(data []byte) {
 func (s *session) handle(env protocol.Envelope, topic protocol.Topic) (resp protocol.Envelope) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("twin handler panicked", "panic", p, "topic", env.Topic)
+			s.logAt(slog.LevelError, "twin handler panicked", "panic", p, "topic", env.Topic)
 			e := protocol.Errorf(protocol.CodeInternal, "An unknown error occurred.")
 			resp = protocol.ErrorEnvelope(e, topic, env.Headers)
 		}
@@ -83,7 +85,7 @@ func (s *session) replyTooLarge() {
 
 // reply queues env for the client.
 func (s *session) reply(env protocol.Envelope) {
-	s.send(env.AppendJSON(nil))
+	s.send(env.AppendJSON(make([]byte, 0, encodedSize(&env))))
 }
 
 // send queues b, a whole text frame; an overflow closes the session as slow.

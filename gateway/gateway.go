@@ -3,15 +3,18 @@
 // (SPEC.md §8).
 //
 // A Gateway is an http.Handler for the /ws/2 endpoint and a twin.EventSink.
-// Each upgraded connection becomes a session (see session) with its own
-// bounded outbound queue (see outQueue); the hub (see hub) keeps the sessions
+// Each upgraded connection becomes a session (see session), run by its own
+// read and write goroutines, with its own bounded outbound queue (see
+// outQueue) that the write loop drains in batches, one system call per batch
+// (see batchConn); the hub (see hub) keeps the sessions
 // that sent START-SEND-EVENTS in a copy-on-write snapshot, so Publish takes
 // no lock per event and never blocks on a session. A session that cannot keep
 // up is closed with a clear reason instead of slowing the others down.
 //
-// Locks: Gateway.mu (sessions), hub.mu (subscription changes) and each
-// outQueue.mu are leaves; none is held while another is taken, and none is
-// held during I/O.
+// Locks: Gateway.mu (sessions), hub.mu (subscription changes), each
+// outQueue.mu and each batchConn.mu are leaves; none is held while another
+// is taken. Only batchConn.mu is held during I/O: a write to the connection,
+// bounded by the write deadline.
 package gateway
 
 import (
@@ -143,6 +146,9 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
+// readBufferSize is the size of a session's read buffer.
+const readBufferSize = 1024
+
 // Gateway serves /ws/2 and fans events out to its sessions. Create it with
 // New; it is safe for concurrent use.
 type Gateway struct {
@@ -156,7 +162,7 @@ type Gateway struct {
 	mu       sync.Mutex // guards sessions and closing
 	sessions map[*session]struct{}
 	closing  bool           // Shutdown started: refuse new sessions
-	wg       sync.WaitGroup // one per ServeHTTP past authentication
+	wg       sync.WaitGroup // one per upgrade in progress or session not yet ended
 }
 
 var _ twin.EventSink = (*Gateway)(nil)
@@ -176,7 +182,14 @@ func New(cfg Config) (*Gateway, error) {
 	g.upgrader = websocket.Upgrader{
 		// Any origin: the clients are API clients authenticating with
 		// credentials on the upgrade, not browsers riding on cookies.
-		CheckOrigin:     func(*http.Request) bool { return true },
+		CheckOrigin: func(*http.Request) bool { return true },
+		// A read buffer of the session's own: reusing net/http's (4 kB)
+		// would keep net/http's whole connection alive behind it. 1 kB
+		// holds a typical command; larger messages are read straight into
+		// the message buffer.
+		ReadBufferSize: readBufferSize,
+		// Write buffers are taken per message and given back, so idle
+		// sessions hold none.
 		WriteBufferPool: new(sync.Pool),
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
 			g.log.Debug("websocket upgrade failed", "status", status, "err", reason)
@@ -187,7 +200,8 @@ func New(cfg Config) (*Gateway, error) {
 }
 
 // ServeHTTP is the /ws/2 endpoint: it authenticates the request, upgrades it
-// to a WebSocket and serves the session until it ends. A failed
+// to a WebSocket and starts the session, which runs on its own goroutines
+// until it ends (see session). A failed
 // authentication is answered with the Ditto error as JSON body (usually 401
 // gateway:authentication.failed) and no upgrade; after Shutdown started the
 // answer is 503 gateway:service.unavailable.
@@ -209,20 +223,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errShuttingDown())
 		return
 	}
-	defer g.wg.Done()
-
-	conn, err := g.upgrader.Upgrade(w, r, nil)
+	hj := &hijacker{ResponseWriter: w}
+	conn, err := g.upgrader.Upgrade(hj, r, nil)
 	if err != nil {
+		g.wg.Done()
 		return // the upgrader answered the request and logged
 	}
-	s := newSession(g, conn, who, r)
+	s := newSession(g, conn, hj.conn, who, r)
 	if g.register(s) {
 		// Shutdown started while upgrading: close right away, through the
 		// same path as every other session.
 		s.close(reasonShutdown)
 	}
-	defer g.unregister(s)
-	s.serve()
+	s.start(func() {
+		g.unregister(s)
+		g.wg.Done()
+	})
 }
 
 func errShuttingDown() *protocol.Error {
@@ -263,11 +279,12 @@ func (g *Gateway) register(s *session) (closing bool) {
 	closing = g.closing
 	g.mu.Unlock()
 	g.metrics.SessionsOpen.WithLabelValues("ws").Inc()
-	s.log.Debug("websocket session opened")
+	s.logAt(slog.LevelDebug, "websocket session opened")
 	return closing
 }
 
-// unregister forgets s once both of its goroutines ended.
+// unregister forgets s once both of its goroutines and its close handshake
+// ended.
 func (g *Gateway) unregister(s *session) {
 	g.hub.unsubscribe(s)
 	g.mu.Lock()

@@ -25,7 +25,7 @@ const spareKeep = 256
 // never copied or changed: Publish hands the same encoded event to every
 // session.
 type outQueue struct {
-	wake chan struct{} // 1-buffered; a token means "there may be messages"
+	wake chan struct{} // 1-buffered; a token means "there may be messages" (or a ping due, or close)
 
 	maxMsgs, maxBytes int
 
@@ -56,11 +56,17 @@ func (q *outQueue) push(b []byte) pushResult {
 	q.pending++
 	q.bytes += len(b)
 	q.mu.Unlock()
+	q.wakeWriter()
+	return pushed
+}
+
+// wakeWriter wakes the writer, unless a wake-up is pending already (one
+// pending token is enough, the writer takes everything queued).
+func (q *outQueue) wakeWriter() {
 	select {
 	case q.wake <- struct{}{}:
-	default: // a token is pending already
+	default:
 	}
-	return pushed
 }
 
 // take hands the writer every waiting message. spare, the writer's previous
@@ -79,20 +85,23 @@ func (q *outQueue) take(spare [][]byte) [][]byte {
 	return out
 }
 
-// written records that the writer is done with a message of n bytes.
-func (q *outQueue) written(n int) {
+// written records that the writer is done with n messages of size bytes in
+// all.
+func (q *outQueue) written(n, size int) {
 	q.mu.Lock()
-	q.pending--
-	q.bytes -= n
+	q.pending -= n
+	q.bytes -= size
 	q.mu.Unlock()
 }
 
-// close drops the waiting messages and makes later pushes report pushClosed.
+// close drops the waiting messages, makes later pushes report pushClosed
+// and wakes the writer, which then sees its session closing.
 func (q *outQueue) close() {
 	q.mu.Lock()
 	q.closed = true
 	q.msgs = nil
 	q.mu.Unlock()
+	q.wakeWriter()
 }
 
 // len reports the messages pushed and not yet written.

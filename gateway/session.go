@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,25 +49,27 @@ var (
 
 // session is one WebSocket connection of an authenticated caller.
 //
-// Concurrency: two goroutines own a session. The read loop runs on the
-// ServeHTTP goroutine: it reads frames, answers control commands and hands
-// protocol commands to Twins one at a time (so responses come in command
-// order). The write loop, started by serve, is the only one writing data
-// frames and pings; it drains the outbound queue. Everybody else (Publish,
-// the read loop's responses, Shutdown) only pushes to the queue or calls
-// close, neither of which blocks.
+// Concurrency: two goroutines own a session, both started by ServeHTTP,
+// which returns right after the upgrade so that net/http forgets the
+// connection (its request, buffers and goroutine stack are freed: idle
+// sessions are most of a gateway's sessions). The read loop reads frames,
+// answers control commands and hands protocol commands to Twins one at a
+// time (so responses come in command order). The write loop is the only one
+// writing data frames and pings; it drains the outbound queue, writing all
+// the messages it finds queued with one system call (see batchConn).
+// Everybody else (Publish, the read loop's responses, Shutdown) only pushes
+// to the queue or calls close, neither of which blocks.
 //
-// close is idempotent: the first call cancels ctx, closes done (the write
-// loop stops between two frames), closes the queue and spawns the close
-// handshake, which sends the close frame (its own deadline), waits up to
+// close is idempotent: the first call cancels ctx, closes the queue (the
+// write loop stops between two frames) and spawns the close handshake, which sends the close frame (its own deadline), waits up to
 // closeWait for the read loop to see the peer's answer, and closes the
-// connection, which ends the read loop. serve returns once the read loop,
-// the write loop and the handshake have all ended.
+// connection, which ends the read loop. The read loop's goroutine waits for
+// the write loop and the handshake to end, then unregisters the session.
 type session struct {
 	g     *Gateway
 	conn  *websocket.Conn
+	bconn *batchConn // conn's network connection
 	who   auth.Context
-	log   *slog.Logger
 	queue *outQueue
 	// searches are the session's open search subscriptions; only the read
 	// loop touches them.
@@ -76,34 +79,71 @@ type session struct {
 	ctx    context.Context // handed to Twins; cancelled when closing starts
 	cancel context.CancelFunc
 
+	// writeDeadline is the write deadline set last; only the write loop
+	// uses it.
+	writeDeadline time.Time
+
+	id      uint64 // for logs
+	remote  string // the peer's address, for logs
+	logOnce sync.Once
+	log     *slog.Logger // built by logger on first use: most sessions never log
+
 	closed     atomic.Bool   // set by the first close
-	done       chan struct{} // closed when closing starts
+	pingDue    atomic.Bool   // set by the ping timer, cleared by the write loop
 	readDone   chan struct{} // closed when the read loop ended
 	writerDone chan struct{} // closed when the write loop ended
 	closeDone  chan struct{} // closed when the close handshake ended
 }
 
-func newSession(g *Gateway, conn *websocket.Conn, who auth.Context, r *http.Request) *session {
-	ctx, cancel := context.WithCancel(r.Context())
-	s := &session{
+func newSession(g *Gateway, conn *websocket.Conn, bconn *batchConn, who auth.Context, r *http.Request) *session {
+	// The session outlives the request: net/http cancels r's context when
+	// ServeHTTP returns. Its values stay.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	return &session{
 		g:          g,
 		conn:       conn,
+		bconn:      bconn,
 		who:        who,
 		queue:      newOutQueue(g.cfg.QueueMessages, g.cfg.QueueBytes),
 		ctx:        ctx,
 		cancel:     cancel,
-		done:       make(chan struct{}),
+		id:         g.ids.Add(1),
+		remote:     r.RemoteAddr,
 		readDone:   make(chan struct{}),
 		writerDone: make(chan struct{}),
 		closeDone:  make(chan struct{}),
 	}
-	s.log = g.log.With("session", g.ids.Add(1), "remote", r.RemoteAddr, "subject", who.DefaultSubject())
-	return s
 }
 
-// serve runs the session until both loops and the close handshake ended.
-func (s *session) serve() {
+// logger is the session's logger, carrying its id, peer and subject.
+func (s *session) logger() *slog.Logger {
+	s.logOnce.Do(func() {
+		s.log = s.g.log.With("session", s.id, "remote", s.remote, "subject", s.who.DefaultSubject())
+	})
+	return s.log
+}
+
+// logAt logs at level, building the session's logger only when the level
+// is enabled.
+func (s *session) logAt(level slog.Level, msg string, args ...any) {
+	if s.g.log.Enabled(context.Background(), level) {
+		s.logger().Log(context.Background(), level, msg, args...)
+	}
+}
+
+// start runs the session on its own two goroutines; ServeHTTP returns.
+// done is called once both loops and the close handshake ended.
+func (s *session) start(done func()) {
 	go s.writeLoop()
+	go func() {
+		defer done()
+		s.serve()
+	}()
+}
+
+// serve runs the read loop until it ends, then waits for the write loop and
+// the close handshake.
+func (s *session) serve() {
 	reason := s.readLoop()
 	close(s.readDone)
 	s.close(reason) // no-op when the close started elsewhere
@@ -118,8 +158,7 @@ func (s *session) close(r closeReason) {
 		return
 	}
 	s.cancel()
-	close(s.done)
-	s.queue.close()
+	s.queue.close() // wakes the write loop, which stops between two frames
 	go s.handshake(r)
 }
 
@@ -141,11 +180,11 @@ func (s *session) handshake(r closeReason) {
 			case <-time.After(closeWait):
 			}
 		} else if !errors.Is(err, websocket.ErrCloseSent) {
-			s.log.Debug("close frame not sent", "err", err)
+			s.logAt(slog.LevelDebug, "close frame not sent", "err", err)
 		}
 	}
 	if err := s.conn.Close(); err != nil {
-		s.log.Debug("closing the connection failed", "err", err)
+		s.logAt(slog.LevelDebug, "closing the connection failed", "err", err)
 	}
 
 	m := s.g.metrics
@@ -161,10 +200,10 @@ func (s *session) handshake(r closeReason) {
 		// One count per slow close: the message that did not fit. The
 		// messages still queued are dropped with the session.
 		m.EventsDropped.WithLabelValues("session_slow").Inc()
-		s.log.Info("websocket session closed", attrs...)
+		s.logAt(slog.LevelInfo, "websocket session closed", attrs...)
 		return
 	}
-	s.log.Debug("websocket session closed", attrs...)
+	s.logAt(slog.LevelDebug, "websocket session closed", attrs...)
 }
 
 // readLoop reads messages until the connection fails or closes and returns
@@ -172,22 +211,36 @@ func (s *session) handshake(r closeReason) {
 // one is answered without losing the socket.
 func (s *session) readLoop() closeReason {
 	cfg := &s.g.cfg
-	readWait := cfg.PingInterval + cfg.PongTimeout
 	s.conn.SetReadLimit(max(hardReadLimit, 4*int64(cfg.MaxMessageBytes)))
-	_ = s.conn.SetReadDeadline(time.Now().Add(readWait))
-	s.conn.SetPongHandler(func(string) error {
-		return s.conn.SetReadDeadline(time.Now().Add(readWait))
-	})
+	// Every frame and pong pushes the read deadline back to readWait from
+	// now. Moving a deadline costs a timer update, so it is moved only when
+	// it is at least slack old, and set readWait+slack ahead: a silent peer is
+	// dropped between readWait and readWait+slack after its last frame.
+	readWait := cfg.PingInterval + cfg.PongTimeout
+	slack := readWait / 16
+	var extended time.Time
+	extend := func() error {
+		now := time.Now()
+		if now.Sub(extended) < slack {
+			return nil
+		}
+		extended = now
+		return s.conn.SetReadDeadline(now.Add(readWait + slack))
+	}
+	_ = extend()
+	s.conn.SetPongHandler(func(string) error { return extend() })
 
 	var buf bytes.Buffer
+	var limited io.LimitedReader
 	for {
 		_, r, err := s.conn.NextReader() // text and binary alike
 		if err != nil {
 			return readErrorReason(err)
 		}
-		_ = s.conn.SetReadDeadline(time.Now().Add(readWait))
+		_ = extend()
 		buf.Reset()
-		n, err := buf.ReadFrom(io.LimitReader(r, int64(cfg.MaxMessageBytes)+1))
+		limited.R, limited.N = r, int64(cfg.MaxMessageBytes)+1
+		n, err := buf.ReadFrom(&limited)
 		if err != nil {
 			return readErrorReason(err)
 		}
@@ -224,40 +277,94 @@ func readErrorReason(err error) closeReason {
 }
 
 // writeLoop writes the queued messages, one text frame each, and the pings,
-// until the session closes or a write fails.
+// until the session closes or a write fails. It sleeps on the queue's wake
+// channel alone: the ping timer and close wake it through the same channel.
+// The messages it finds queued at each wake-up go out as one batch: one
+// system call (batchConn) and one update of the queue's counts, once they
+// are written.
 func (s *session) writeLoop() {
 	defer close(s.writerDone)
 	cfg := &s.g.cfg
-	ping := time.NewTicker(cfg.PingInterval)
+	ping := time.AfterFunc(cfg.PingInterval, func() {
+		s.pingDue.Store(true)
+		s.queue.wakeWriter()
+	})
 	defer ping.Stop()
 
 	var batch [][]byte
-	for {
-		select {
-		case <-s.done:
-			return
-		case <-ping.C:
+	for range s.queue.wake {
+		if s.isClosing() {
+			return // the handshake needs the connection
+		}
+		if s.pingDue.CompareAndSwap(true, false) {
 			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteTimeout)); err != nil {
 				s.close(writeErrorReason(err))
 				return
 			}
-		case <-s.queue.wake:
-			batch = s.queue.take(batch)
-			for i, msg := range batch {
-				if s.isClosing() {
-					return // stop between frames: the handshake needs the connection
-				}
-				_ = s.conn.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
-				if err := s.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
-					s.close(writeErrorReason(err))
-					return
-				}
-				s.queue.written(len(msg))
-				batch[i] = nil // let the bytes go
-			}
-			batch = batch[:0]
+			ping.Reset(cfg.PingInterval)
+		}
+		batch = s.queue.take(batch)
+		if err := s.writeBatch(batch); err != nil {
+			s.close(writeErrorReason(err))
+			return
+		}
+		clear(batch) // let the bytes go
+		batch = batch[:0]
+	}
+}
+
+// writeBatch writes msgs as one batch. It stops between two frames when the
+// session starts closing; what was gathered until then is still written.
+func (s *session) writeBatch(msgs [][]byte) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	s.setWriteDeadline()
+	// A lone frame that gorilla writes with one call needs no batch.
+	batched := len(msgs) > 1 || len(msgs[0]) > loneFrameBytes
+	if batched {
+		s.bconn.beginBatch()
+	}
+	n, size := 0, 0
+	var err error
+	for _, msg := range msgs {
+		if s.isClosing() {
+			break
+		}
+		if err = s.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+			break
+		}
+		n++
+		size += len(msg)
+	}
+	if batched {
+		if endErr := s.bconn.endBatch(); err == nil {
+			err = endErr
 		}
 	}
+	if err != nil {
+		return err
+	}
+	s.queue.written(n, size)
+	return nil
+}
+
+// loneFrameBytes is the largest message gorilla writes with one call of its
+// write buffer (writeBufferSize, 4 kB, less the frame header).
+const loneFrameBytes = 4000
+
+// setWriteDeadline gives the writes to come a deadline WriteTimeout from
+// now. Setting a deadline costs a timer update, so while the deadline set
+// last is still at least 90% of WriteTimeout away it is kept: every write
+// still gets a deadline between 0.9 and 1 WriteTimeout.
+func (s *session) setWriteDeadline() {
+	timeout := s.g.cfg.WriteTimeout
+	now := time.Now()
+	if s.writeDeadline.Sub(now) >= timeout-timeout/10 {
+		return
+	}
+	s.writeDeadline = now.Add(timeout)
+	_ = s.conn.SetWriteDeadline(s.writeDeadline)
 }
 
 // writeErrorReason classifies the error that ended the write loop.

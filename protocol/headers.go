@@ -1,9 +1,8 @@
 package protocol
 
 import (
-	"bytes"
 	"encoding/json"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,37 +83,40 @@ func (h *Headers) UnmarshalJSON(data []byte) error {
 
 // MarshalJSON writes the headers sorted by name, typed headers with their JSON type.
 func (h Headers) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	h.appendJSON(&b)
-	return b.Bytes(), nil
+	return h.appendJSON(nil), nil
 }
 
-func (h Headers) appendJSON(b *bytes.Buffer) {
-	keys := make([]string, 0, len(h))
+func (h Headers) appendJSON(b []byte) []byte {
+	// Envelopes carry a handful of headers: sort their names on the stack.
+	var small [16]string
+	keys := small[:0]
+	if len(h) > len(small) {
+		keys = make([]string, 0, len(h))
+	}
 	for k := range h {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
-	b.WriteByte('{')
+	slices.Sort(keys)
+	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		writeJSONString(b, k)
-		b.WriteByte(':')
+		b = appendJSONString(b, k)
+		b = append(b, ':')
 		v := h[k]
 		switch {
 		case boolHeaders[k] && (v == "true" || v == "false"):
-			b.WriteString(v)
+			b = append(b, v...)
 		case intHeaders[k] && isInteger(v):
-			b.WriteString(v)
+			b = append(b, v...)
 		case arrayHeaders[k] && strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]") && json.Valid([]byte(v)):
-			b.WriteString(v)
+			b = append(b, v...)
 		default:
-			writeJSONString(b, v)
+			b = appendJSONString(b, v)
 		}
 	}
-	b.WriteByte('}')
+	return append(b, '}')
 }
 
 // isInteger tells whether s is an int written as a JSON number (no '+', no

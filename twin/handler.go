@@ -39,6 +39,20 @@ type Handler struct {
 	maxBytes int
 	now      func() time.Time
 	locks    thingLocks
+	// remember: writes start from the state this process stored last
+	// (see write), because the store reads its own writes.
+	remember bool
+}
+
+// readsOwnWrites is implemented by stores that promise: once Put(rec)
+// returned nil, Get returns rec until another Put of the thing succeeds, in
+// this process or in another one sharing the store (whose write the next Put
+// of this process then meets as a revision conflict). With such a store the
+// handler writes a thing from the record it stored last instead of reading it
+// back first (see write). A store wrapper that changes what Get returns must
+// not pass the promise on.
+type readsOwnWrites interface {
+	ReadsOwnWrites() bool
 }
 
 // New validates cfg and returns a Handler.
@@ -60,6 +74,9 @@ func New(cfg Config) (*Handler, error) {
 		h.now = time.Now
 	}
 	h.locks.m = map[string]*thingLock{}
+	if s, ok := cfg.Store.(readsOwnWrites); ok {
+		h.remember = s.ReadsOwnWrites()
+	}
 	return h, nil
 }
 

@@ -3,6 +3,7 @@ package twin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/twinway/twinway/auth"
@@ -15,6 +16,11 @@ func (h *Handler) retrieve(ctx context.Context, cmd command) (protocol.Envelope,
 	fields, err := parseFields(cmd)
 	if err != nil {
 		return protocol.Envelope{}, err
+	}
+	if cmd.res.level == levelThing && fields == nil && cmd.condition == nil {
+		if resp, ok, err := h.retrieveStored(ctx, cmd); ok || err != nil {
+			return resp, err
+		}
 	}
 	st, err := h.load(ctx, cmd.thingID)
 	if err != nil {
@@ -44,6 +50,36 @@ func (h *Handler) retrieve(ctx context.Context, cmd command) (protocol.Envelope,
 		}
 	}
 	return response(cmd, protocol.ActionRetrieve, http.StatusOK, protocol.EncodeValue(value), etag, st.rec.Revision), nil
+}
+
+// retrieveStored answers the retrieve of a whole thing without fields or
+// condition with the stored JSON as it is: the store holds the document as
+// protocol.EncodeValue wrote it, which is what decoding and encoding it again
+// would give. ok is false when the stored document is not a JSON object;
+// the caller then takes the general way, which reports it.
+func (h *Handler) retrieveStored(ctx context.Context, cmd command) (resp protocol.Envelope, ok bool, err error) {
+	rec, err := h.store.Get(ctx, cmd.thingID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return protocol.Envelope{}, false, thingNotFound(cmd.thingID)
+	case err != nil:
+		h.log.Warn("store read failed", "thing", cmd.thingID, "err", err)
+		return protocol.Envelope{}, false, unavailable(cmd.thingID)
+	case rec.Deleted:
+		return protocol.Envelope{}, false, thingNotFound(cmd.thingID)
+	case !isJSONObject(rec.Doc):
+		return protocol.Envelope{}, false, nil
+	}
+	// A precondition on the whole thing compares revisions only.
+	if err := checkPreconditions(cmd, state{exists: true, rec: rec}); err != nil {
+		return protocol.Envelope{}, false, err
+	}
+	return response(cmd, protocol.ActionRetrieve, http.StatusOK, rec.Doc, revisionETag(rec.Revision), rec.Revision), true, nil
+}
+
+// isJSONObject reports whether doc is one valid JSON object.
+func isJSONObject(doc []byte) bool {
+	return len(doc) > 0 && doc[0] == '{' && json.Valid(doc)
 }
 
 // parseFields parses the command's field selector. As in Ditto, fields a
@@ -111,12 +147,31 @@ func (h *Handler) retrieveMany(ctx context.Context, who auth.Context, env protoc
 }
 
 // Things returns the JSON array of the things with the given ids that exist,
-// in the order of ids, each narrowed by fields when it is not nil.
+// in the order of ids, each narrowed by fields when it is not nil. Without
+// fields the stored documents are joined as they are (see retrieveStored).
 func (h *Handler) Things(ctx context.Context, ids []string, fields protocol.FieldSelector) (json.RawMessage, error) {
 	recs, err := h.store.GetMany(ctx, ids)
 	if err != nil {
 		h.log.Warn("store read failed", "err", err)
 		return nil, protocol.Errorf(protocol.CodeThingUnavailable, "The Things are not available, please try again later.")
+	}
+	if fields == nil {
+		size := 2
+		for _, rec := range recs {
+			size += len(rec.Doc) + 1
+		}
+		out := make([]byte, 0, size)
+		out = append(out, '[')
+		for _, rec := range recs {
+			if !isJSONObject(rec.Doc) {
+				continue
+			}
+			if len(out) > 1 {
+				out = append(out, ',')
+			}
+			out = append(out, rec.Doc...)
+		}
+		return append(out, ']'), nil
 	}
 	views := make([]any, 0, len(recs))
 	for _, rec := range recs {

@@ -43,57 +43,103 @@ const maxWriteAttempts = 3
 
 // write runs one write command under the thing's lock: load, check
 // preconditions, apply, validate, persist durably, publish the event, answer.
+//
+// With a store that reads its own writes (readsOwnWrites), the state a write
+// starts from is usually the record this process stored last for the thing,
+// remembered by its lock entry, not a read of the store:
+// under the lock nobody else in this process writes the thing. Another
+// process sharing the store may, so the remembered state is trusted only as
+// far as the store's revision condition confirms it: a write on a stale
+// state fails with a revision conflict and is retried on the stored state,
+// and a command refused on a remembered state is decided again on the
+// stored state before the refusal is answered.
 func (h *Handler) write(ctx context.Context, cmd command, apply applyFunc) (protocol.Envelope, error) {
 	var value any
 	if cmd.topic.Action != protocol.ActionDelete {
 		if cmd.env.Value == nil {
 			return protocol.Envelope{}, protocol.Errorf(protocol.CodeJSONFieldMissing, "JSON did not include required </value> field!")
 		}
-		v, err := protocol.DecodeValue(cmd.env.Value)
+		v, err := decodeValue(cmd.env.Value)
 		if err != nil {
 			return protocol.Envelope{}, protocol.Errorf(protocol.CodeJSONInvalid, "The value is not valid JSON: %v", err)
 		}
 		value = v
 	}
-	unlock := h.locks.lock(cmd.thingID)
-	defer unlock()
-	for attempt := 1; ; attempt++ {
-		st, err := h.load(ctx, cmd.thingID)
+	tl := h.locks.lock(cmd.thingID)
+	defer h.locks.unlock(cmd.thingID, tl)
+	for attempt := 1; ; {
+		// Start from the state this process last stored, when the lock
+		// entry remembers it; else (and after a conflict) read the store.
+		remembered := h.remember && tl.hasLast
+		var st state
+		var err error
+		if remembered {
+			st, err = h.stateOf(tl.last)
+		} else {
+			st, err = h.load(ctx, cmd.thingID)
+		}
 		if err != nil {
+			tl.forget()
 			return protocol.Envelope{}, err
 		}
-		if !cmd.res.ptr.IsRoot() && !st.exists {
-			return protocol.Envelope{}, thingNotFound(cmd.thingID)
-		}
-		if err := checkPreconditions(cmd, st); err != nil {
-			return protocol.Envelope{}, err
-		}
-		if err := checkCondition(cmd, st); err != nil {
-			return protocol.Envelope{}, err
-		}
-		// apply may change st.doc in place; it is re-read on a retry.
-		ch, err := apply(cmd, st, value)
+		rec, ch, err := h.decide(cmd, st, apply, value)
 		if err != nil {
-			return protocol.Envelope{}, err
-		}
-		rec, err := h.nextRecord(cmd, st, ch)
-		if err != nil {
+			if remembered {
+				// Another process may have written the thing since: an
+				// answer that depends on the state is only given on the
+				// stored state.
+				tl.forget()
+				continue
+			}
 			return protocol.Envelope{}, err
 		}
 		// The write must not be abandoned half-way when the caller goes
 		// away (a closed session, a dropped HTTP request): once it may be
 		// committed, its event has to be published too.
 		err = h.store.Put(context.WithoutCancel(ctx), rec, st.rec.Revision)
+		if err != nil {
+			// A conflict means another process wrote the thing; any other
+			// failure leaves the stored state unknown.
+			tl.forget()
+		}
 		if errors.Is(err, ErrRevisionConflict) && attempt < maxWriteAttempts {
+			attempt++
 			continue
 		}
 		if err != nil {
 			h.log.Warn("store write failed", "thing", cmd.thingID, "err", err)
 			return protocol.Envelope{}, unavailable(cmd.thingID)
 		}
+		if h.remember {
+			tl.remember(rec)
+		}
 		h.publish(cmd, rec, ch)
 		return h.writeResponse(cmd, rec, ch), nil
 	}
+}
+
+// decide checks the command's preconditions and condition on st, applies it
+// and returns the record to store and the change. apply may change st.doc in
+// place.
+func (h *Handler) decide(cmd command, st state, apply applyFunc, value any) (Record, change, error) {
+	if !cmd.res.ptr.IsRoot() && !st.exists {
+		return Record{}, change{}, thingNotFound(cmd.thingID)
+	}
+	if err := checkPreconditions(cmd, st); err != nil {
+		return Record{}, change{}, err
+	}
+	if err := checkCondition(cmd, st); err != nil {
+		return Record{}, change{}, err
+	}
+	ch, err := apply(cmd, st, value)
+	if err != nil {
+		return Record{}, change{}, err
+	}
+	rec, err := h.nextRecord(cmd, st, ch)
+	if err != nil {
+		return Record{}, change{}, err
+	}
+	return rec, ch, nil
 }
 
 // nextRecord validates the new document and builds the record to store.
@@ -219,7 +265,7 @@ func unavailable(thingID string) *protocol.Error {
 	return protocol.Errorf(protocol.CodeThingUnavailable, "The Thing with ID '%s' is not available, please try again later.", thingID)
 }
 
-// load reads the thing's current state.
+// load reads the thing's current state from the store.
 func (h *Handler) load(ctx context.Context, id string) (state, error) {
 	rec, err := h.store.Get(ctx, id)
 	if errors.Is(err, ErrNotFound) {
@@ -229,14 +275,19 @@ func (h *Handler) load(ctx context.Context, id string) (state, error) {
 		h.log.Warn("store read failed", "thing", id, "err", err)
 		return state{}, unavailable(id)
 	}
+	return h.stateOf(rec)
+}
+
+// stateOf decodes a stored record (a never-stored thing has revision 0).
+func (h *Handler) stateOf(rec Record) (state, error) {
 	if rec.Deleted {
 		return state{rec: rec}, nil
 	}
-	v, err := protocol.DecodeValue(rec.Doc)
+	v, err := decodeValue(rec.Doc)
 	doc, ok := v.(map[string]any)
 	if err != nil || !ok {
-		h.log.Error("stored thing is not a JSON object", "thing", id, "err", err)
-		return state{}, protocol.Errorf(protocol.CodeInternal, "The stored Thing with ID '%s' could not be read.", id)
+		h.log.Error("stored thing is not a JSON object", "thing", rec.ID, "err", err)
+		return state{}, protocol.Errorf(protocol.CodeInternal, "The stored Thing with ID '%s' could not be read.", rec.ID)
 	}
 	return state{exists: true, rec: rec, doc: doc}, nil
 }

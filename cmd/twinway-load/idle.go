@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -15,10 +11,11 @@ import (
 
 // idle opens o.sessions WebSocket sessions that send nothing and reports the
 // gateway's memory growth per session, from the process_resident_memory_bytes
-// and go_memstats_heap_inuse_bytes it exports on /metrics.
+// and go_memstats_heap_inuse_bytes it exports on /metrics. With -hold the
+// sessions stay open that much longer, for a heap profile of the gateway.
 func idle(ctx context.Context, o options, name string) (result, error) {
 	runtime.GC()
-	rssBefore, heapBefore, err := gatewayMemory(o)
+	before, err := gatewayMemory(o)
 	if err != nil {
 		return result{}, err
 	}
@@ -28,6 +25,7 @@ func idle(ctx context.Context, o options, name string) (result, error) {
 			c.Close()
 		}
 	}()
+	meter := startCPUMeter(o)
 	start := time.Now()
 	for i := 0; i < o.sessions; i++ {
 		c, err := dial(context.Background(), o)
@@ -37,39 +35,25 @@ func idle(ctx context.Context, o options, name string) (result, error) {
 		conns = append(conns, c)
 	}
 	opened := time.Since(start)
+	gwCPU, lgCPU := meter.stop()
 	time.Sleep(2 * time.Second) // let the gateway settle
-	rssAfter, heapAfter, err := gatewayMemory(o)
+	after, err := gatewayMemory(o)
 	if err != nil {
 		return result{}, err
 	}
 	n := float64(len(conns))
-	return result{Workload: name, Conns: len(conns), Ops: len(conns), Seconds: opened.Seconds(),
-		PerSecond: n / opened.Seconds(),
-		Note: fmt.Sprintf("per idle session: %.1f kB RSS, %.1f kB Go heap in use (ops/s = sessions opened/s)",
-			(rssAfter-rssBefore)/n/1024, (heapAfter-heapBefore)/n/1024)}, nil
+	r := result{Workload: name, Conns: len(conns), Ops: len(conns), Seconds: opened.Seconds(),
+		PerSecond: n / opened.Seconds(), GatewayCPU: gwCPU, LoadCPU: lgCPU,
+		RSSKBPerSession: (after[0] - before[0]) / n / 1024, HeapKBPerSession: (after[1] - before[1]) / n / 1024}
+	r.Note = fmt.Sprintf("per idle session: %.1f kB RSS, %.1f kB Go heap in use (ops/s = sessions opened/s)",
+		r.RSSKBPerSession, r.HeapKBPerSession)
+	if o.hold > 0 {
+		time.Sleep(o.hold)
+	}
+	return r, nil
 }
 
 // gatewayMemory reads the gateway's resident set and Go heap in use.
-func gatewayMemory(o options) (rss, heap float64, err error) {
-	resp, err := http.Get("http://" + o.addr + "/metrics")
-	if err != nil {
-		return 0, 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		for _, m := range []struct {
-			name string
-			into *float64
-		}{{"process_resident_memory_bytes ", &rss}, {"go_memstats_heap_inuse_bytes ", &heap}} {
-			if v, ok := strings.CutPrefix(line, m.name); ok {
-				*m.into, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
-			}
-		}
-	}
-	if rss == 0 {
-		return 0, 0, fmt.Errorf("the gateway's /metrics has no process_resident_memory_bytes")
-	}
-	return rss, heap, sc.Err()
+func gatewayMemory(o options) ([]float64, error) {
+	return gatewayMetrics(o, "process_resident_memory_bytes", "go_memstats_heap_inuse_bytes")
 }

@@ -179,16 +179,15 @@ func (s *Store) commit(batch []*request) {
 // wrapping twin.ErrUnavailable when the transaction as a whole failed, and
 // then nothing of batch is stored.
 func (s *Store) transact(ctx context.Context, batch []*request) (err error) {
-	// IMMEDIATE takes the write lock at BEGIN: if another process holds it,
-	// we wait (busy_timeout) here rather than fail halfway through the batch.
-	if _, err := s.writeConn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+	// BEGIN IMMEDIATE (see openWriter).
+	if _, err := s.beginStmt.ExecContext(ctx); err != nil {
 		return unavailable("begin", err)
 	}
 	defer func() {
 		if err != nil {
 			// After some errors (I/O, full disk) SQLite has already rolled
 			// back; a failed ROLLBACK then only says so.
-			if _, rbErr := s.writeConn.ExecContext(ctx, `ROLLBACK`); rbErr != nil {
+			if _, rbErr := s.rollbackStmt.ExecContext(ctx); rbErr != nil {
 				s.log.Debug("rollback after failed group commit", "err", rbErr)
 			}
 		}
@@ -198,7 +197,7 @@ func (s *Store) transact(ctx context.Context, batch []*request) (err error) {
 			return unavailable(fmt.Sprintf("put %q", r.rec.ID), err)
 		}
 	}
-	if _, err := s.writeConn.ExecContext(ctx, `COMMIT`); err != nil {
+	if _, err := s.commitStmt.ExecContext(ctx); err != nil {
 		return unavailable("commit", err)
 	}
 	return nil
@@ -210,7 +209,15 @@ func (s *Store) transact(ctx context.Context, batch []*request) (err error) {
 // that breaks the transaction is returned.
 func (s *Store) apply(ctx context.Context, r *request) error {
 	rec := r.rec
-	args := []any{rec.ID, rec.Namespace, rec.PolicyID, rec.Revision, r.created, r.modified, rec.Deleted, rec.Doc}
+	// Driver values as they are bound (int64 for the flag, nil or int64 for
+	// the times), so that database/sql has nothing to convert.
+	deleted := int64(0)
+	if rec.Deleted {
+		deleted = 1
+	}
+	args := make([]any, 8, 9)
+	args[0], args[1], args[2], args[3] = rec.ID, rec.Namespace, rec.PolicyID, rec.Revision
+	args[4], args[5], args[6], args[7] = nullable(r.created), nullable(r.modified), deleted, rec.Doc
 	var (
 		res sql.Result
 		err error
@@ -237,6 +244,14 @@ func (s *Store) apply(ctx context.Context, r *request) error {
 	}
 	r.err = nil
 	return nil
+}
+
+// nullable is n as a driver value: nil or its int64.
+func nullable(n sql.NullInt64) any {
+	if !n.Valid {
+		return nil
+	}
+	return n.Int64
 }
 
 // unavailable wraps a failure of the whole batch: whatever the cause, the
