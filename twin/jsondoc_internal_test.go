@@ -55,3 +55,21 @@ func FuzzDecodeValue(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) { checkTree(t, raw) })
 }
+
+func TestUTF16Length(t *testing.T) {
+	reference := func(b []byte) int {
+		n := 0
+		for _, r := range string(b) {
+			n++
+			if r > 0xFFFF {
+				n++
+			}
+		}
+		return n
+	}
+	for _, s := range []string{"", "abc", "äöü", "温度", "😀x😀", "\xff", "a\xffb", "\xf0\x9f\x98", "\xed\xa0\x80", strings.Repeat("é😀", 100)} {
+		if got, want := utf16Length([]byte(s)), reference([]byte(s)); got != want {
+			t.Errorf("utf16Length(%q) = %d, want %d", s, got, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/twinway/twinway/protocol"
 )
@@ -247,11 +248,20 @@ func (h *Handler) writeResponse(cmd command, rec Record, ch change) protocol.Env
 // Ditto's size limit counts (Java string length).
 func utf16Length(b []byte) int {
 	n := 0
-	for _, r := range string(b) {
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			n++
+			i++
+			continue
+		}
+		// An invalid byte decodes as U+FFFD of width 1, as ranging over the
+		// string would.
+		r, size := utf8.DecodeRune(b[i:])
 		n++
 		if r > 0xFFFF {
 			n++
 		}
+		i += size
 	}
 	return n
 }
