@@ -5,8 +5,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +116,26 @@ func TestOIDCAuthenticatesBothDoors(t *testing.T) {
 	_, resp, err = websocket.DefaultDialer.Dial(g.wsURL+"?access_token="+iss.token(t, "bob", time.Hour), h)
 	if err == nil || resp == nil || resp.StatusCode != 401 {
 		t.Fatalf("two JWTs at once: %v %v", err, resp)
+	}
+}
+
+// TestWebSocketSessionEndsAtTokenExpiry: a session opened with a JWT is
+// closed when the token expires, without any message from the client.
+func TestWebSocketSessionEndsAtTokenExpiry(t *testing.T) {
+	iss := newOIDCIssuer(t)
+	g := startGateway(t, "", func(c *server.Config) {
+		c.OIDC.Issuers = []server.IssuerConfig{{Issuer: iss.srv.URL, SubjectPrefix: "test", Audience: "twinway"}}
+	})
+	// exp has a resolution of one second: the token expires within 1–2 s.
+	conn, _, err := websocket.DefaultDialer.Dial(g.wsURL+"?access_token="+iss.token(t, "carol", 2*time.Second), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(waitTimeout))
+	_, _, err = conn.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation || !strings.Contains(ce.Text, "expired") {
+		t.Fatalf("session ended with %v, want a close for the expired JWT", err)
 	}
 }

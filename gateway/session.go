@@ -45,6 +45,9 @@ var (
 	reasonSlow = closeReason{label: "slow", code: websocket.ClosePolicyViolation, text: "outbound queue full: session too slow"}
 	// reasonShutdown closes every session on Shutdown.
 	reasonShutdown = closeReason{label: "shutdown", code: websocket.CloseGoingAway, text: "gateway shutting down"}
+	// reasonExpired ends a session whose credentials (a JWT) expired.
+	reasonExpired = closeReason{label: "expired", code: websocket.ClosePolicyViolation,
+		text: "The websocket session expired because the JWT used for authentication has expired."}
 )
 
 // session is one WebSocket connection of an authenticated caller.
@@ -134,6 +137,16 @@ func (s *session) logAt(level slog.Level, msg string, args ...any) {
 // start runs the session on its own two goroutines; ServeHTTP returns.
 // done is called once both loops and the close handshake ended.
 func (s *session) start(done func()) {
+	if !s.who.Expiry.IsZero() && time.Until(s.who.Expiry) < auth.MaxSessionLifetime {
+		// The session ends when its token does, on time, not at the next
+		// message (as Ditto's gateway:websocket.session.expired). The timer
+		// is stopped when the session ends first.
+		expiry := time.AfterFunc(time.Until(s.who.Expiry), func() { s.close(reasonExpired) })
+		go func() {
+			<-s.readDone
+			expiry.Stop()
+		}()
+	}
 	go s.writeLoop()
 	go func() {
 		defer done()
