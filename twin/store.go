@@ -39,6 +39,22 @@ type Store interface {
 	Close() error
 }
 
+// PolicyStore keeps policies in the same store as things, with the same
+// guarantees: a Record whose PolicyID is empty and whose Doc is the policy's
+// JSON (policy.Policy.StoredJSON). Policies and things are separate
+// collections: a policy and a thing may have the same id (a thing's implicit
+// policy does). A deleted policy stays as a tombstone, so that its revision
+// keeps counting when it is created again.
+type PolicyStore interface {
+	// GetPolicy returns the record of policy id, a tombstone included, or
+	// ErrNotFound.
+	GetPolicy(ctx context.Context, id string) (Record, error)
+	// PutPolicy stores rec if the stored revision of the policy is still
+	// prevRevision (0: no record yet), else it returns ErrRevisionConflict.
+	// When PutPolicy returns nil the write is durable.
+	PutPolicy(ctx context.Context, rec Record, prevRevision int64) error
+}
+
 var (
 	// ErrNotFound is returned by Store.Get for an id that was never stored.
 	ErrNotFound = errors.New("twin: thing not found in store")
