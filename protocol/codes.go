@@ -98,6 +98,21 @@ const (
 	CodePolicyModificationInvalid      = "policies:policy.modificationinvalid"
 	CodePolicyEntryModificationInvalid = "policies:entry.modificationinvalid"
 	CodePolicyNotCreatable             = "policies:policy.notcreatable"
+	// Refusals of twin writes for want of WRITE (403), one per level, as
+	// Ditto's ThingCommandToModifyExceptionRegistry maps them.
+	CodeThingNotModifiable                    = "things:thing.notmodifiable"
+	CodeThingNotDeletable                     = "things:thing.notdeletable"
+	CodePolicyIDNotModifiable                 = "things:policyId.notmodifiable"
+	CodeDefinitionNotModifiable               = "things:definition.notmodifiable"
+	CodeAttributesNotModifiable               = "things:attributes.notmodifiable"
+	CodeAttributeNotModifiable                = "things:attribute.notmodifiable"
+	CodeFeaturesNotModifiable                 = "things:features.notmodifiable"
+	CodeFeatureNotModifiable                  = "things:feature.notmodifiable"
+	CodeFeatureDefinitionNotModifiable        = "things:feature.definition.notmodifiable"
+	CodeFeaturePropertiesNotModifiable        = "things:feature.properties.notmodifiable"
+	CodeFeaturePropertyNotModifiable          = "things:feature.property.notmodifiable"
+	CodeFeatureDesiredPropertiesNotModifiable = "things:feature.desiredProperties.notmodifiable"
+	CodeFeatureDesiredPropertyNotModifiable   = "things:feature.desiredProperty.notmodifiable"
 )
 
 type errorKind struct {
@@ -181,15 +196,28 @@ var catalogue = map[string]errorKind{
 	CodeSessionExpired:          {401, "You need to periodically refresh your websocket session with a new JWT."},
 	CodeSessionClosed:           {403, "Changing the authorization context for an established websocket session isn't supported."},
 
-	CodePolicyIDNotSettable:            {400, "Either delete the Policy ID from the request body or use the same Policy ID as in the request URL."},
-	CodePolicyLabelInvalid:             {400, "It must not start with the blocklisted 'imported' or 'nsimported' prefix."},
-	CodePolicySubjectIDInvalid:         {400, "It must contain an issuer as prefix separated by a colon ':' from the actual subject"},
-	CodePolicySubjectExpiryInvalid:     {400, "It must be provided as ISO-8601 formatted char sequence."},
-	CodePolicyEntryInvalid:             {400, "Policy entry does not contain any known permission like 'READ' or 'WRITE'"},
-	CodePolicyImportInvalid:            {400, "The Policy Import references the policy where it is defined."},
-	CodePolicyImportsTooLarge:          {400, "Please reduce the number of imports you're trying to add to 10"},
-	CodePolicyTooLarge:                 {413, "Reduce the Policy size in the bounds of the specified limit"},
-	CodePolicyModificationInvalid:      {403, "There must always be at least one PolicyEntry with 'WRITE' permissions on resource 'policy:/'."},
-	CodePolicyEntryModificationInvalid: {403, "There must always be at least one PolicyEntry with 'WRITE' permissions on resource 'policy:/'."},
-	CodePolicyNotCreatable:             {403, "Check if you have sufficient permissions in the new policy to create."},
+	CodePolicyIDNotSettable:                   {400, "Either delete the Policy ID from the request body or use the same Policy ID as in the request URL."},
+	CodePolicyLabelInvalid:                    {400, "It must not start with the blocklisted 'imported' or 'nsimported' prefix."},
+	CodePolicySubjectIDInvalid:                {400, "It must contain an issuer as prefix separated by a colon ':' from the actual subject"},
+	CodePolicySubjectExpiryInvalid:            {400, "It must be provided as ISO-8601 formatted char sequence."},
+	CodePolicyEntryInvalid:                    {400, "Policy entry does not contain any known permission like 'READ' or 'WRITE'"},
+	CodePolicyImportInvalid:                   {400, "The Policy Import references the policy where it is defined."},
+	CodePolicyImportsTooLarge:                 {400, "Please reduce the number of imports you're trying to add to 10"},
+	CodePolicyTooLarge:                        {413, "Reduce the Policy size in the bounds of the specified limit"},
+	CodePolicyModificationInvalid:             {403, "There must always be at least one PolicyEntry with 'WRITE' permissions on resource 'policy:/'."},
+	CodePolicyEntryModificationInvalid:        {403, "There must always be at least one PolicyEntry with 'WRITE' permissions on resource 'policy:/'."},
+	CodePolicyNotCreatable:                    {403, "Check if you have sufficient permissions in the new policy to create."},
+	CodeThingNotModifiable:                    {403, "Check if the ID of your requested Thing was correct and you have sufficient permissions."},
+	CodeThingNotDeletable:                     {403, "Check if the ID of your requested Thing was correct and you have sufficient permissions."},
+	CodePolicyIDNotModifiable:                 {403, "Check if the ID of your requested Thing was correct and you have sufficient permissions."},
+	CodeDefinitionNotModifiable:               {403, "Check if the ID of your requested Thing was correct and you have sufficient permissions."},
+	CodeAttributesNotModifiable:               {403, "Check if the ID of your requested Thing was correct and you have sufficient permissions."},
+	CodeAttributeNotModifiable:                {403, "Check if the ID of your requested Thing was correct and you have sufficient permissions."},
+	CodeFeaturesNotModifiable:                 {403, "Check if the ID of the Thing was correct and you have sufficient permissions."},
+	CodeFeatureNotModifiable:                  {403, "Check if the ID of the Thing and the ID of your requested Feature was correct and you have sufficient permissions."},
+	CodeFeatureDefinitionNotModifiable:        {403, "Check if the ID of the Thing and the Feature ID was correct and you have sufficient permissions."},
+	CodeFeaturePropertiesNotModifiable:        {403, "Check if the ID of the Thing and the Feature ID was correct and you have sufficient permissions."},
+	CodeFeaturePropertyNotModifiable:          {403, "Check if the ID of the Thing, the Feature ID and the key of your requested property was correct and you have sufficient permissions."},
+	CodeFeatureDesiredPropertiesNotModifiable: {403, "Check if the ID of the Thing and the Feature ID was correct and you have sufficient permissions."},
+	CodeFeatureDesiredPropertyNotModifiable:   {403, "Check if the ID of the Thing, the Feature ID and the key of your requested desired property was correct and you have sufficient permissions."},
 }
