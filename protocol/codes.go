@@ -98,9 +98,11 @@ const (
 	CodePolicyModificationInvalid      = "policies:policy.modificationinvalid"
 	CodePolicyEntryModificationInvalid = "policies:entry.modificationinvalid"
 	CodePolicyNotCreatable             = "policies:policy.notcreatable"
+	CodePolicyNotFound                 = "policies:policy.notfound"
 	// Refusals of twin writes for want of WRITE (403), one per level, as
 	// Ditto's ThingCommandToModifyExceptionRegistry maps them.
 	CodeThingNotModifiable                    = "things:thing.notmodifiable"
+	CodeThingPoliciesConflicting              = "things:policy.conflicting"
 	CodeThingNotDeletable                     = "things:thing.notdeletable"
 	CodePolicyIDNotModifiable                 = "things:policyId.notmodifiable"
 	CodeDefinitionNotModifiable               = "things:definition.notmodifiable"
@@ -207,6 +209,7 @@ var catalogue = map[string]errorKind{
 	CodePolicyModificationInvalid:             {403, "There must always be at least one PolicyEntry with 'WRITE' permissions on resource 'policy:/'."},
 	CodePolicyEntryModificationInvalid:        {403, "There must always be at least one PolicyEntry with 'WRITE' permissions on resource 'policy:/'."},
 	CodePolicyNotCreatable:                    {403, "Check if you have sufficient permissions in the new policy to create."},
+	CodeThingPoliciesConflicting:              {400, "Please either define an inline Policy or define a policy to copy, but not both."},
 	CodeThingNotModifiable:                    {403, "Check if the ID of your requested Thing was correct and you have sufficient permissions."},
 	CodeThingNotDeletable:                     {403, "Check if the ID of your requested Thing was correct and you have sufficient permissions."},
 	CodePolicyIDNotModifiable:                 {403, "Check if the ID of your requested Thing was correct and you have sufficient permissions."},

@@ -3,6 +3,7 @@ package twin
 import (
 	"time"
 
+	"github.com/twinway/twinway/auth/policy"
 	"github.com/twinway/twinway/protocol"
 )
 
@@ -20,6 +21,13 @@ type Event struct {
 	// deleted it: what extra fields are selected from. It is shared by every
 	// reader of the event and must not be modified.
 	Thing map[string]any
+	// Policy is the thing's compiled policy after the change: who may read
+	// the event, and what of it. nil when the handler runs without
+	// policies, or when the thing's policy does not exist (then nobody may).
+	Policy *policy.Enforcer
+	// Unenforced is set when the handler runs without policies: every
+	// reader may read the whole event.
+	Unenforced bool
 }
 
 // EventSink receives every event in revision order per thing. Publish is

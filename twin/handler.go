@@ -23,7 +23,12 @@ const DefaultMaxThingBytes = 100 * 1024
 type Config struct {
 	Store  Store     // required
 	Events EventSink // nil: events are dropped
-	Logger *slog.Logger
+	// Policies decides what each caller may read and write (SPEC.md §11)
+	// and creates the policies of new things. nil runs without policies:
+	// every caller may do everything; only tests and embedders that do
+	// their own authorization use that.
+	Policies Policies
+	Logger   *slog.Logger
 	// MaxThingBytes bounds a thing's JSON; 0 means DefaultMaxThingBytes.
 	MaxThingBytes int
 	// Now is the clock; nil means time.Now.
@@ -35,6 +40,7 @@ type Config struct {
 type Handler struct {
 	store    Store
 	events   EventSink
+	policies Policies
 	log      *slog.Logger
 	maxBytes int
 	now      func() time.Time
@@ -60,7 +66,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("twin: Config.Store is required")
 	}
-	h := &Handler{store: cfg.Store, events: cfg.Events, log: cfg.Logger, maxBytes: cfg.MaxThingBytes, now: cfg.Now}
+	h := &Handler{store: cfg.Store, events: cfg.Events, policies: cfg.Policies, log: cfg.Logger, maxBytes: cfg.MaxThingBytes, now: cfg.Now}
 	if h.events == nil {
 		h.events = discardEvents{}
 	}

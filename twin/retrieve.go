@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/twinway/twinway/auth"
+	"github.com/twinway/twinway/auth/policy"
 	"github.com/twinway/twinway/protocol"
 )
 
@@ -29,6 +30,18 @@ func (h *Handler) retrieve(ctx context.Context, cmd command) (protocol.Envelope,
 	if !st.exists {
 		return protocol.Envelope{}, thingNotFound(cmd.thingID)
 	}
+	enf, err := h.enforcer(ctx, cmd.thingID, st.rec.PolicyID, false)
+	if err != nil {
+		return protocol.Envelope{}, err
+	}
+	view := viewOf(enf, cmd.who, st.rec.Namespace)
+	if !canRead(view, cmd.res.ptr) {
+		// Unreadable is indistinguishable from absent.
+		return protocol.Envelope{}, cmd.res.notFound(cmd.thingID)
+	}
+	if err := checkConditionReadable(cmd, view); err != nil {
+		return protocol.Envelope{}, err
+	}
 	if err := checkPreconditions(cmd, st); err != nil {
 		return protocol.Envelope{}, err
 	}
@@ -49,6 +62,7 @@ func (h *Handler) retrieve(ctx context.Context, cmd command) (protocol.Envelope,
 			value = fields.Select(v)
 		}
 	}
+	value = pruneAt(view, cmd.res.ptr, value)
 	return response(cmd, protocol.ActionRetrieve, http.StatusOK, protocol.EncodeValue(value), etag, st.rec.Revision), nil
 }
 
@@ -68,6 +82,14 @@ func (h *Handler) retrieveStored(ctx context.Context, cmd command) (resp protoco
 	case rec.Deleted:
 		return protocol.Envelope{}, false, thingNotFound(cmd.thingID)
 	case !isJSONObject(rec.Doc):
+		return protocol.Envelope{}, false, nil
+	}
+	enf, err := h.enforcer(ctx, cmd.thingID, rec.PolicyID, false)
+	if err != nil {
+		return protocol.Envelope{}, false, err
+	}
+	if !readsAll(viewOf(enf, cmd.who, rec.Namespace)) {
+		// The general way prunes (or refuses) it.
 		return protocol.Envelope{}, false, nil
 	}
 	// A precondition on the whole thing compares revisions only.
@@ -139,48 +161,61 @@ func (h *Handler) retrieveMany(ctx context.Context, who auth.Context, env protoc
 	if err != nil {
 		return protocol.Envelope{}, err
 	}
-	views, err := h.Things(ctx, body.ThingIDs, fields)
+	views, err := h.Things(ctx, who, body.ThingIDs, fields)
 	if err != nil {
 		return protocol.Envelope{}, err
 	}
 	return protocol.Envelope{Topic: env.Topic, Headers: responseHeaders(cmd, 0), Path: "/", Value: views, Status: http.StatusOK}, nil
 }
 
-// Things returns the JSON array of the things with the given ids that exist,
-// in the order of ids, each narrowed by fields when it is not nil. Without
-// fields the stored documents are joined as they are (see retrieveStored).
-func (h *Handler) Things(ctx context.Context, ids []string, fields protocol.FieldSelector) (json.RawMessage, error) {
+// Things returns the JSON array of the things with the given ids that exist
+// and who may read, in the order of ids, each narrowed by fields when it is
+// not nil and pruned to what who may read. Things that are read whole and
+// without fields are joined as they are stored (see retrieveStored).
+func (h *Handler) Things(ctx context.Context, who auth.Context, ids []string, fields protocol.FieldSelector) (json.RawMessage, error) {
 	recs, err := h.store.GetMany(ctx, ids)
 	if err != nil {
 		h.log.Warn("store read failed", "err", err)
 		return nil, protocol.Errorf(protocol.CodeThingUnavailable, "The Things are not available, please try again later.")
 	}
-	if fields == nil {
-		size := 2
-		for _, rec := range recs {
-			size += len(rec.Doc) + 1
-		}
-		out := make([]byte, 0, size)
-		out = append(out, '[')
-		for _, rec := range recs {
-			if !isJSONObject(rec.Doc) {
-				continue
-			}
-			if len(out) > 1 {
-				out = append(out, ',')
-			}
-			out = append(out, rec.Doc...)
-		}
-		return append(out, ']'), nil
-	}
-	views := make([]any, 0, len(recs))
+	size := 2
 	for _, rec := range recs {
-		v, err := protocol.DecodeValue(rec.Doc)
-		doc, ok := v.(map[string]any)
-		if err != nil || !ok {
+		size += len(rec.Doc) + 1
+	}
+	out := make([]byte, 0, size)
+	out = append(out, '[')
+	for _, rec := range recs {
+		view, ok := h.readerView(ctx, who, rec)
+		if !ok || !isJSONObject(rec.Doc) {
 			continue
 		}
-		views = append(views, thingView(state{exists: true, rec: rec, doc: doc}, fields))
+		item := rec.Doc
+		if fields != nil || !readsAll(view) {
+			v, err := protocol.DecodeValue(rec.Doc)
+			doc, _ := v.(map[string]any)
+			if err != nil || doc == nil {
+				continue
+			}
+			item = protocol.EncodeValue(pruneAt(view, nil, thingView(state{exists: true, rec: rec, doc: doc}, fields)))
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(out, item...)
 	}
-	return protocol.EncodeValue(views), nil
+	return append(out, ']'), nil
+}
+
+// readerView is who's view of a stored thing; ok is false when who may read
+// nothing of it (or its policy is gone).
+func (h *Handler) readerView(ctx context.Context, who auth.Context, rec Record) (*policy.View, bool) {
+	if h.policies == nil {
+		return nil, true
+	}
+	enf, err := h.policies.Enforcer(ctx, rec.PolicyID)
+	if err != nil {
+		return nil, false
+	}
+	view := enf.View(who.Subjects, rec.Namespace)
+	return view, view.CanRead(thingType, nil)
 }

@@ -30,6 +30,9 @@ type SearchResult struct {
 type parsedSearch struct {
 	query  SearchQuery
 	fields protocol.FieldSelector
+	// predicate is the filter compiled for checking it again on the part of
+	// a thing a caller may read (nil: no filter).
+	predicate *rql.Predicate
 }
 
 func (h *Handler) searcher() (Searcher, error) {
@@ -51,6 +54,9 @@ func parseSearch(req SearchRequest) (parsedSearch, error) {
 			return p, err
 		}
 		p.query.Filter = filter
+		if p.predicate, err = rql.Compile(filter); err != nil {
+			return p, err
+		}
 	}
 	for _, ns := range req.Namespaces {
 		if !protocol.ValidNamespace(ns) {
@@ -84,8 +90,16 @@ func parseSearch(req SearchRequest) (parsedSearch, error) {
 	return p, nil
 }
 
+// maxSearchRounds bounds the store queries one page of a search may take
+// when the caller's policies hide some of the matches: the page may then come
+// back short, with a cursor to go on.
+const maxSearchRounds = 16
+
 // Search answers one page of a search. The store filters, sorts and pages
-// (pushdown); the handler only narrows each thing to the selected fields.
+// (pushdown); the handler drops the things the caller may not read, prunes
+// the others to what it may read and narrows them to the selected fields.
+// With partial read access the filter is evaluated again on what the caller
+// may read, so that a search cannot reveal a hidden value.
 func (h *Handler) Search(ctx context.Context, who auth.Context, req SearchRequest) (SearchResult, error) {
 	s, err := h.searcher()
 	if err != nil {
@@ -95,23 +109,58 @@ func (h *Handler) Search(ctx context.Context, who auth.Context, req SearchReques
 	if err != nil {
 		return SearchResult{}, err
 	}
-	page, err := s.Search(ctx, p.query)
-	if err != nil {
-		return SearchResult{}, h.searchFailed(err)
-	}
-	out := SearchResult{Items: make([]json.RawMessage, 0, len(page.Records)), Cursor: page.NextCursor}
-	for _, rec := range page.Records {
-		v, err := protocol.DecodeValue(rec.Doc)
-		doc, ok := v.(map[string]any)
-		if err != nil || !ok {
-			continue
+	out := SearchResult{Items: make([]json.RawMessage, 0, p.query.Size)}
+	q := p.query
+	for round := 0; round < maxSearchRounds; round++ {
+		q.Size = p.query.Size - len(out.Items)
+		page, err := s.Search(ctx, q)
+		if err != nil {
+			return SearchResult{}, h.searchFailed(err)
 		}
-		out.Items = append(out.Items, protocol.EncodeValue(thingView(state{exists: true, rec: rec, doc: doc}, p.fields)))
+		for _, rec := range page.Records {
+			if item, ok := h.searchItem(ctx, who, p, rec); ok {
+				out.Items = append(out.Items, item)
+			}
+		}
+		out.Cursor = page.NextCursor
+		if page.NextCursor == "" || len(out.Items) >= p.query.Size {
+			break
+		}
+		q.Cursor = page.NextCursor
 	}
 	return out, nil
 }
 
-// Count counts the things a search's filter and namespaces match.
+// searchItem is one search result as who may see it; ok is false when who
+// may not read it or the filter does not match what who may read.
+func (h *Handler) searchItem(ctx context.Context, who auth.Context, p parsedSearch, rec Record) (json.RawMessage, bool) {
+	view, ok := h.readerView(ctx, who, rec)
+	if !ok {
+		return nil, false
+	}
+	v, err := protocol.DecodeValue(rec.Doc)
+	doc, isObject := v.(map[string]any)
+	if err != nil || !isObject {
+		return nil, false
+	}
+	st := state{exists: true, rec: rec, doc: doc}
+	if !readsAll(view) {
+		readable := pruneThing(view, withSpecialFields(st))
+		if p.predicate != nil && !p.predicate.Match(rql.Input{Thing: readable}) {
+			return nil, false
+		}
+		return protocol.EncodeValue(pruneAt(view, nil, thingView(st, p.fields))), true
+	}
+	return protocol.EncodeValue(thingView(st, p.fields)), true
+}
+
+// countPageSize is the page size of the walk that counts matches a caller
+// may read.
+const countPageSize = 200
+
+// Count counts the things a search's filter and namespaces match and the
+// caller may read. Without policies the store counts; with them the matches
+// are walked page by page, as each thing has its own policy.
 func (h *Handler) Count(ctx context.Context, who auth.Context, req SearchRequest) (int64, error) {
 	s, err := h.searcher()
 	if err != nil {
@@ -121,11 +170,31 @@ func (h *Handler) Count(ctx context.Context, who auth.Context, req SearchRequest
 	if err != nil {
 		return 0, err
 	}
-	n, err := s.Count(ctx, p.query)
-	if err != nil {
-		return 0, h.searchFailed(err)
+	if h.policies == nil {
+		n, err := s.Count(ctx, p.query)
+		if err != nil {
+			return 0, h.searchFailed(err)
+		}
+		return n, nil
 	}
-	return n, nil
+	var n int64
+	q := p.query
+	q.Size = countPageSize
+	for {
+		page, err := s.Search(ctx, q)
+		if err != nil {
+			return 0, h.searchFailed(err)
+		}
+		for _, rec := range page.Records {
+			if _, ok := h.searchItem(ctx, who, parsedSearch{predicate: p.predicate}, rec); ok {
+				n++
+			}
+		}
+		if page.NextCursor == "" {
+			return n, nil
+		}
+		q.Cursor = page.NextCursor
+	}
 }
 
 // searchFailed maps a store error: Ditto errors (a bad cursor) pass, the

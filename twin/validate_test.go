@@ -364,7 +364,7 @@ func TestUnknownFieldsDropped(t *testing.T) {
 	f := newFixture(t)
 	id := "org.example:unknown"
 	value := `{"thingId":"org.example:unknown","_revision":9,"_created":"x","_modified":"y","_namespace":"z","_policy":{"entries":{}},` +
-		`"_copyPolicyFrom":"a:b","foo":{"bar":1},"attributes":{"_keep":1},"features":{"f":{"properties":{"p":1},"other":2,"definition":["a:b:c"]}}}`
+		`"foo":{"bar":1},"attributes":{"_keep":1},"features":{"f":{"properties":{"p":1},"other":2,"definition":["a:b:c"]}}}`
 	want := `{"thingId":"org.example:unknown","policyId":"org.example:unknown","attributes":{"_keep":1},"features":{"f":{"properties":{"p":1},"definition":["a:b:c"]}}}`
 	resp := f.create(id, value)
 	wantStatus(t, resp, 201)

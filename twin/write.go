@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/twinway/twinway/auth/policy"
 	"github.com/twinway/twinway/protocol"
 )
 
@@ -66,6 +67,10 @@ func (h *Handler) write(ctx context.Context, cmd command, apply applyFunc) (prot
 		}
 		value = v
 	}
+	directives, err := parsePolicyDirectives(cmd, value)
+	if err != nil {
+		return protocol.Envelope{}, err
+	}
 	tl := h.locks.lock(cmd.thingID)
 	defer h.locks.unlock(cmd.thingID, tl)
 	for attempt := 1; ; {
@@ -83,7 +88,12 @@ func (h *Handler) write(ctx context.Context, cmd command, apply applyFunc) (prot
 			tl.forget()
 			return protocol.Envelope{}, err
 		}
-		rec, ch, err := h.decide(cmd, st, apply, value)
+		enf, err := h.authorizeWrite(ctx, cmd, st, value)
+		var rec Record
+		var ch change
+		if err == nil {
+			rec, ch, err = h.decide(cmd, st, apply, value)
+		}
 		if err != nil {
 			if remembered {
 				// Another process may have written the thing since: an
@@ -97,8 +107,22 @@ func (h *Handler) write(ctx context.Context, cmd command, apply applyFunc) (prot
 		// The write must not be abandoned half-way when the caller goes
 		// away (a closed session, a dropped HTTP request): once it may be
 		// committed, its event has to be published too.
-		err = h.store.Put(context.WithoutCancel(ctx), rec, st.rec.Revision)
+		ctx := context.WithoutCancel(ctx)
+		var createdPolicy string
+		switch {
+		case !st.exists && !rec.Deleted:
+			enf, createdPolicy, err = h.policyForNewThing(ctx, cmd, rec.PolicyID, directives)
+			if err != nil {
+				h.rollbackPolicy(ctx, createdPolicy)
+				return protocol.Envelope{}, err
+			}
+		case rec.PolicyID != st.rec.PolicyID:
+			// Readers of the event are those of the thing's new policy.
+			enf = h.enforcerOrNil(ctx, rec.PolicyID)
+		}
+		err = h.store.Put(ctx, rec, st.rec.Revision)
 		if err != nil {
+			h.rollbackPolicy(ctx, createdPolicy)
 			// A conflict means another process wrote the thing; any other
 			// failure leaves the stored state unknown.
 			tl.forget()
@@ -114,7 +138,7 @@ func (h *Handler) write(ctx context.Context, cmd command, apply applyFunc) (prot
 		if h.remember {
 			tl.remember(rec)
 		}
-		h.publish(cmd, rec, ch)
+		h.publish(cmd, rec, ch, enf)
 		return h.writeResponse(cmd, rec, ch), nil
 	}
 }
@@ -188,7 +212,7 @@ func checkThingID(thingID string, doc map[string]any) error {
 	return nil
 }
 
-func (h *Handler) publish(cmd command, rec Record, ch change) {
+func (h *Handler) publish(cmd command, rec Record, ch change, enf *policy.Enforcer) {
 	if !ch.hasEvent {
 		return
 	}
@@ -212,7 +236,7 @@ func (h *Handler) publish(cmd command, rec Record, ch change) {
 		thing = withSpecialFields(state{exists: true, rec: rec, doc: ch.doc})
 	}
 	h.events.Publish(Event{ThingID: cmd.thingID, Namespace: cmd.topic.Namespace, Revision: rec.Revision, Envelope: env,
-		Thing: thing, Modified: rec.Modified})
+		Thing: thing, Modified: rec.Modified, Policy: enf, Unenforced: h.policies == nil})
 }
 
 func (h *Handler) writeResponse(cmd command, rec Record, ch change) protocol.Envelope {
