@@ -3,11 +3,14 @@ package gateway
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/twinway/twinway/auth/policy"
 )
 
 // BenchmarkFanout measures Publish alone: encoding an event once and
@@ -115,5 +118,67 @@ func countRounds(c *websocket.Conn, round int, delivered *sync.WaitGroup) {
 		if n%round == 0 {
 			delivered.Done()
 		}
+	}
+}
+
+// BenchmarkFanoutPolicies is BenchmarkFanout's 1,000 sessions under a policy:
+// "entitled" gives every session READ on the whole thing; "views=10" splits
+// them over ten subjects, each denied a different part of the changed value,
+// so that every event is pruned ten ways and encoded ten times.
+func BenchmarkFanoutPolicies(b *testing.B) {
+	const sessionsN, subjectsN = 1000, 10
+	var fields, entries []string
+	for k := range subjectsN {
+		fields = append(fields, fmt.Sprintf(`"f%d":%d`, k, k))
+		entries = append(entries, fmt.Sprintf(`"e%d":{"subjects":{"nginx:u%d":{"type":"t"}},"resources":{`+
+			`"thing:/":{"grant":["READ"],"revoke":[]},"thing:/attributes/x/f%d":{"grant":[],"revoke":["READ"]}}}`, k, k, k))
+	}
+	value := "{" + strings.Join(fields, ",") + "}"
+	p, err := policy.Parse("org.example:p", []byte(`{"entries":{"admin":{"subjects":{"nginx:admin":{"type":"t"}},`+
+		`"resources":{"policy:/":{"grant":["WRITE"],"revoke":[]}}},`+strings.Join(entries, ",")+`}}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	enf := policy.Compile(p, time.Now())
+	for _, mode := range []string{"entitled", "views=10"} {
+		b.Run(mode, func(b *testing.B) {
+			g, err := New(Config{Twins: &fakeTwins{}, Auth: basicAuth{testUser, testPass}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			sessions := make([]*session, sessionsN)
+			for i := range sessions {
+				s := &session{g: g, queue: newOutQueue(g.cfg.QueueMessages, g.cfg.QueueBytes)}
+				subjects := []string{fmt.Sprintf("nginx:u%d", i%subjectsN)}
+				g.hub.subscribe(subscriber{s: s, subjects: subjects})
+				sessions[i] = s
+			}
+			ev := event("org.example", "bench-thing", 42, value)
+			ev.Unenforced = mode == "entitled"
+			if !ev.Unenforced {
+				ev.Policy = enf
+			}
+			b.ReportAllocs()
+			i := 0
+			var spare [][]byte
+			for b.Loop() {
+				g.Publish(ev)
+				if i++; i%256 == 0 {
+					b.StopTimer()
+					for _, s := range sessions {
+						msgs := s.queue.take(spare)
+						if len(msgs) != 256 {
+							b.Fatalf("a session got %d events, want 256", len(msgs))
+						}
+						s.queue.written(len(msgs), len(msgs)*len(msgs[0]))
+						<-s.queue.wake
+						clear(msgs)
+						spare = msgs[:0]
+					}
+					b.StartTimer()
+				}
+			}
+			b.ReportMetric(float64(b.N*sessionsN)/b.Elapsed().Seconds(), "deliveries/s")
+		})
 	}
 }

@@ -222,12 +222,14 @@ func roundTrip(t testing.TB, c *websocket.Conn, cid string) {
 	expectResponse(t, c, cid)
 }
 
-// event is a modified event of thing ns:name with the given value.
+// event is a modified event of thing ns:name with the given value, as a
+// twin handler without policies emits it: every session may read it.
 func event(ns, name string, rev int64, value string) twin.Event {
 	return twin.Event{
-		ThingID:   ns + ":" + name,
-		Namespace: ns,
-		Revision:  rev,
+		ThingID:    ns + ":" + name,
+		Namespace:  ns,
+		Revision:   rev,
+		Unenforced: true,
 		Envelope: protocol.Envelope{
 			Topic:    ns + "/" + name + "/things/twin/events/modified",
 			Headers:  protocol.Headers{protocol.HeaderCorrelationID: fmt.Sprintf("ev-%d", rev)},

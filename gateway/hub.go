@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/twinway/twinway/auth/policy"
 	"github.com/twinway/twinway/protocol"
 	"github.com/twinway/twinway/twin"
 )
@@ -59,17 +60,20 @@ func (h *hub) unsubscribe(s *session) {
 	h.subs.Store(&next)
 }
 
-// Publish fans ev out to every session that started events and whose
-// namespaces and filter match, enriched with the extra fields it selected.
-// Each distinct outcome (per extraFields selection) is computed and encoded
-// once and the same bytes are queued to every session sharing it; Publish
-// never blocks. A session whose queue is full is closed as too slow (the
-// close runs on its own goroutine).
+// Publish fans ev out to every session that started events, may read some
+// of the change under the thing's policy, and whose namespaces and filter
+// match; each gets the event pruned to what it may read and enriched with
+// the extra fields it selected. Each distinct outcome (per policy view and
+// extraFields selection) is computed and encoded once and the same bytes
+// are queued to every session sharing it; Publish never blocks. A session
+// whose queue is full is closed as too slow (the close runs on its own
+// goroutine).
 //
 // Publish implements twin.EventSink.
 func (g *Gateway) Publish(ev twin.Event) {
 	subs := g.hub.snapshot()
-	if len(subs) == 0 {
+	if len(subs) == 0 || (ev.Policy == nil && !ev.Unenforced) {
+		// Without a policy nobody may read the thing.
 		return
 	}
 	namespace := ev.Namespace
@@ -83,14 +87,15 @@ func (g *Gateway) Publish(ev twin.Event) {
 		if !sub.wants(namespace) {
 			continue
 		}
-		// Entitlement: until policies exist, every authenticated session
-		// that started events may read every event. The policy check and
-		// the trimming of the value to what it may read plug in here.
+		var reader *policy.View // nil: reads everything
+		if ev.Policy != nil {
+			reader = ev.Policy.View(sub.subjects, namespace)
+		}
 		if view == nil {
 			view = newEventView(&ev)
 		}
-		d := view.deliveryFor(sub.extra)
-		if sub.filter != nil && !view.matches(sub.filter, d) {
+		d := view.deliveryFor(reader, sub.extra)
+		if d.unreadable || (sub.filter != nil && !view.matches(sub.filter, d)) {
 			continue
 		}
 		switch sub.s.queue.push(d.encoded(&ev)) {

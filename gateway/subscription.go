@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/twinway/twinway/auth/policy"
 	"github.com/twinway/twinway/protocol"
 	"github.com/twinway/twinway/rql"
 	"github.com/twinway/twinway/twin"
@@ -12,7 +13,10 @@ import (
 // subscriber is a session that started events, with its filter, compiled
 // once at START. Entries are immutable: a new START replaces the entry.
 type subscriber struct {
-	s          *session
+	s *session
+	// subjects are the session's, fixed for its life (a JWT-TOKEN refresh
+	// must keep them): whose policy view the session gets.
+	subjects   []string
 	namespaces []string       // empty: every namespace
 	filter     *rql.Predicate // nil: every event
 	extra      extraSelection // empty: no enrichment
@@ -31,7 +35,7 @@ var extraFieldRoots = regexp.MustCompile(`^(thingId|policyId|definition|_namespa
 
 // newSubscriber parses a START-SEND-EVENTS's parameters.
 func newSubscriber(s *session, params map[string]string) (subscriber, error) {
-	sub := subscriber{s: s, namespaces: splitList(params[paramNamespaces])}
+	sub := subscriber{s: s, subjects: s.who.Subjects, namespaces: splitList(params[paramNamespaces])}
 	if text := params[paramFilter]; text != "" {
 		filter, err := rql.ParseFilter(text)
 		if err != nil {
@@ -71,52 +75,118 @@ func (sub *subscriber) wants(namespace string) bool {
 	return false
 }
 
-// delivery is what one event looks like to the sessions sharing one
-// extraFields selection: computed at most once per event and selection.
+// delivery is what one event looks like to the sessions sharing one policy
+// view and one extraFields selection: computed at most once per event and
+// outcome.
 type delivery struct {
-	extra map[string]any // nil without enrichment
-	input *rql.Input     // what filters see: the changed data plus the extras; built on first use
-	data  []byte         // the encoded event, encoded on first use
+	view       *policy.View   // the readers' view; nil: they read everything
+	unreadable bool           // the readers may read nothing of the change
+	value      any            // the event value as they may read it, when pruned
+	pruned     bool           // value replaces the event's value
+	extra      map[string]any // nil without enrichment
+	input      *rql.Input     // what filters see: the changed data plus the extras; built on first use
+	data       []byte         // the encoded event, encoded on first use
 }
 
-// eventView prepares, per event, the deliveries for each distinct extraFields
-// selection, so that a thousand sessions with the same parameters cost one
-// selection, one merge and one encoding.
+// eventView prepares, per event, the deliveries for each distinct policy view
+// and extraFields selection, so that a thousand sessions with the same view
+// and parameters cost one pruning, one selection, one merge and one encoding.
 type eventView struct {
-	ev      *twin.Event
-	changed map[string]any // the event as a thing, built on first use
-	topic   *protocol.Topic
-	byExtra map[string]*delivery
+	ev       *twin.Event
+	decoded  any              // the event value, decoded on first use
+	path     protocol.Pointer // the event path
+	changed  map[string]any   // the event as a thing, built on first use
+	topic    *protocol.Topic
+	outcomes map[outcomeKey]*delivery
+}
+
+// outcomeKey identifies a delivery: views with the same key prune alike
+// ("" for views that read everything), extras with the same text select
+// alike.
+type outcomeKey struct {
+	view, extra string
 }
 
 func newEventView(ev *twin.Event) *eventView {
-	return &eventView{ev: ev, byExtra: map[string]*delivery{}}
+	path, _ := protocol.ParsePointer(ev.Envelope.Path)
+	return &eventView{ev: ev, path: path, outcomes: map[outcomeKey]*delivery{}}
 }
 
-func (v *eventView) deliveryFor(sel extraSelection) *delivery {
-	if d, ok := v.byExtra[sel.text]; ok {
+func (v *eventView) deliveryFor(reader *policy.View, sel extraSelection) *delivery {
+	if twin.ReadsAll(reader) {
+		reader = nil
+	}
+	key := outcomeKey{extra: sel.text}
+	if reader != nil {
+		key.view = reader.Key()
+	}
+	if d, ok := v.outcomes[key]; ok {
 		return d
 	}
-	d := &delivery{}
-	if sel.fields != nil && v.ev.Thing != nil {
-		if extra, ok := sel.fields.Select(v.ev.Thing).(map[string]any); ok && len(extra) > 0 {
-			d.extra = extra
+	d := &delivery{view: reader}
+	v.outcomes[key] = d
+	if reader != nil {
+		v.prune(d)
+		if d.unreadable {
+			return d
 		}
 	}
-	v.byExtra[sel.text] = d
+	if sel.fields != nil && v.ev.Thing != nil {
+		if extra, ok := sel.fields.Select(v.ev.Thing).(map[string]any); ok && len(extra) > 0 {
+			if reader != nil {
+				readable, _ := twin.Readable(reader, nil, extra)
+				extra, _ = readable.(map[string]any)
+			}
+			if len(extra) > 0 {
+				d.extra = extra
+			}
+		}
+	}
 	return d
 }
 
+// prune narrows the event to what d's readers may read (SPEC.md §11.4): they
+// get it only if they may read some of the changed resource, and a change
+// whose value prunes to nothing is not theirs.
+func (v *eventView) prune(d *delivery) {
+	if !d.view.CanRead("thing", v.path) {
+		d.unreadable = true
+		return
+	}
+	if v.ev.Envelope.Value == nil {
+		return
+	}
+	if v.decoded == nil {
+		decoded, err := protocol.DecodeValue(v.ev.Envelope.Value)
+		if err != nil {
+			d.unreadable = true
+			return
+		}
+		v.decoded = decoded
+	}
+	readable, ok := twin.Readable(d.view, v.path, v.decoded)
+	if !ok {
+		d.unreadable = true
+		return
+	}
+	d.value, d.pruned = readable, true
+}
+
 // matches evaluates filter on what Ditto's filters see: the changed data
-// plus the delivery's extras.
+// plus the delivery's extras, both as the readers may read them.
 func (v *eventView) matches(filter *rql.Predicate, d *delivery) bool {
 	if d.input == nil {
 		if v.changed == nil {
 			v.changed = changedThing(v.ev)
 		}
-		in := rql.Input{Thing: v.changed, Placeholder: v.placeholder}
+		changed := v.changed
+		if d.view != nil {
+			readable, _ := twin.Readable(d.view, nil, changed)
+			changed, _ = readable.(map[string]any)
+		}
+		in := rql.Input{Thing: changed, Placeholder: v.placeholder}
 		if d.extra != nil {
-			in.Thing = deepMerge(v.changed, d.extra)
+			in.Thing = deepMerge(changed, d.extra)
 		}
 		d.input = &in
 	}
@@ -127,6 +197,9 @@ func (v *eventView) matches(filter *rql.Predicate, d *delivery) bool {
 func (d *delivery) encoded(ev *twin.Event) []byte {
 	if d.data == nil {
 		env := ev.Envelope
+		if d.pruned {
+			env.Value = protocol.EncodeValue(d.value)
+		}
 		if d.extra != nil {
 			env.Extra = protocol.EncodeValue(d.extra)
 		}

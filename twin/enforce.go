@@ -261,3 +261,24 @@ func (h *Handler) rollbackPolicy(ctx context.Context, id string) {
 		h.log.Warn("could not delete the policy of a thing that was not created", "policy", id, "err", err)
 	}
 }
+
+// Readable narrows value, found at path of a thing, to what view may read,
+// as retrieves and events show it: a whole thing keeps thingId, _namespace,
+// _revision, _modified and _created whatever the policy says. ok is false
+// when nothing of value is readable. A nil view reads everything.
+func Readable(view *policy.View, path protocol.Pointer, value any) (readable any, ok bool) {
+	if view == nil || view.Has(policy.Read, thingType, path) {
+		return value, true
+	}
+	if !view.CanRead(thingType, path) {
+		return nil, false
+	}
+	if obj, isObject := value.(map[string]any); isObject && path.IsRoot() {
+		return pruneThing(view, obj), true
+	}
+	return view.Prune(thingType, path, value)
+}
+
+// ReadsAll tells whether view may read every part of a thing, so that
+// nothing it is shown needs pruning. A nil view reads everything.
+func ReadsAll(view *policy.View) bool { return readsAll(view) }
