@@ -44,6 +44,7 @@ const (
 	paramFilter        = "filter"
 	paramExtraFields   = "extraFields"
 	paramCorrelationID = "correlation-id"
+	paramJWTToken      = "jwtToken"
 )
 
 // controlWordOf returns the control command data starts with.
@@ -119,8 +120,10 @@ func (s *session) handleControl(word, text string) {
 	case stopSendEvents:
 		s.g.hub.unsubscribe(s) // also when not started: STOP always ACKs
 		s.send(ackStopEvents)
+	case jwtToken:
+		s.refreshToken(params[paramJWTToken], headers)
 	default:
-		// Messages, live commands, live events and JWT refresh come later.
+		// Messages, live commands and live events come later.
 		s.controlError(protocol.Errorf(protocol.CodeSignalUnsupported, "%s is not supported yet.", word), headers)
 	}
 }
@@ -129,4 +132,28 @@ func (s *session) handleControl(word, text string) {
 // unknown entity.
 func (s *session) controlError(e *protocol.Error, headers protocol.Headers) {
 	s.reply(protocol.ErrorEnvelope(e, protocol.Topic{}, headers))
+}
+
+// refreshToken handles JWT-TOKEN?jwtToken=…: a valid token with the same
+// subjects extends the session to its expiry (no answer, as in Ditto); an
+// invalid token, or one of other subjects, ends the session.
+func (s *session) refreshToken(raw string, headers protocol.Headers) {
+	if s.g.cfg.Tokens == nil {
+		s.controlError(protocol.Errorf(protocol.CodeJWTIssuerNotSupported, "JWT-TOKEN is not supported: this gateway trusts no JWT issuer."), headers)
+		return
+	}
+	if raw == "" {
+		s.controlError(protocol.Errorf(protocol.CodeAuthenticationFailed, "The JWT was missing.").
+			WithDescription("Send the new token as JWT-TOKEN?jwtToken=<token>."), headers)
+		return
+	}
+	who, err := s.g.cfg.Tokens.Verify(s.ctx, raw)
+	switch {
+	case err != nil:
+		s.close(reasonTokenInvalid(err))
+	case !who.SameSubjects(s.who):
+		s.close(reasonContextChanged)
+	default:
+		s.armExpiry(who.Expiry)
+	}
 }

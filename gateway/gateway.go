@@ -42,6 +42,11 @@ type Twins interface {
 	Handle(ctx context.Context, who auth.Context, cmd protocol.Envelope) protocol.Envelope
 }
 
+// TokenVerifier verifies a raw JWT into its caller (Expiry = the token's exp).
+type TokenVerifier interface {
+	Verify(ctx context.Context, raw string) (auth.Context, error)
+}
+
 // Authenticator authenticates the upgrade request; the error is a
 // *protocol.Error (401).
 type Authenticator interface {
@@ -65,6 +70,9 @@ type Config struct {
 	Twins Twins
 	// Auth authenticates every upgrade request.
 	Auth Authenticator
+	// Tokens verifies the JWT of a session's JWT-TOKEN refresh (an
+	// *auth.OIDC); nil: JWT-TOKEN is answered with an error.
+	Tokens TokenVerifier
 	// Search answers the search protocol (_/_/things/twin/search/…); nil:
 	// search messages are refused.
 	Search Searcher

@@ -326,7 +326,6 @@ func TestControlNotSupportedYet(t *testing.T) {
 		"START-SEND-MESSAGES", "STOP-SEND-MESSAGES",
 		"START-SEND-LIVE-COMMANDS", "STOP-SEND-LIVE-COMMANDS",
 		"START-SEND-LIVE-EVENTS?namespaces=a", "STOP-SEND-LIVE-EVENTS",
-		"JWT-TOKEN?jwtToken=abc",
 	} {
 		sendText(t, c, word)
 		env, e := readError(t, c)
@@ -517,4 +516,18 @@ type blockingTwins struct{}
 func (blockingTwins) Handle(ctx context.Context, _ auth.Context, cmd protocol.Envelope) protocol.Envelope {
 	<-ctx.Done()
 	return protocol.ErrorEnvelope(protocol.Errorf(protocol.CodeServiceUnavailable, "cancelled"), protocol.Topic{}, cmd.Headers)
+}
+
+// A gateway that trusts no JWT issuer answers JWT-TOKEN with an error and
+// keeps the session (the refresh itself is tested end to end with a real
+// issuer in e2e).
+func TestJWTTokenWithoutIssuer(t *testing.T) {
+	tg := newTestGateway(t, nil)
+	c := tg.dial()
+	sendText(t, c, "JWT-TOKEN?jwtToken=abc")
+	_, e := readError(t, c)
+	if e.Code != protocol.CodeJWTIssuerNotSupported || e.Status != 401 {
+		t.Errorf("error %+v", e)
+	}
+	roundTrip(t, c, "still-open")
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/twinway/twinway/auth"
+	"github.com/twinway/twinway/protocol"
 )
 
 const (
@@ -48,7 +49,17 @@ var (
 	// reasonExpired ends a session whose credentials (a JWT) expired.
 	reasonExpired = closeReason{label: "expired", code: websocket.ClosePolicyViolation,
 		text: "The websocket session expired because the JWT used for authentication has expired."}
+	// reasonContextChanged ends a session whose JWT-TOKEN refresh carried
+	// other subjects (Ditto's gateway:websocket.session.closed).
+	reasonContextChanged = closeReason{label: "jwt", code: websocket.ClosePolicyViolation,
+		text: "The websocket session was closed because the authorization context changed: changing it for an established session isn't supported."}
 )
+
+// reasonTokenInvalid ends a session whose JWT-TOKEN refresh did not verify.
+func reasonTokenInvalid(err error) closeReason {
+	return closeReason{label: "jwt", code: websocket.ClosePolicyViolation,
+		text: "The websocket session was closed because the refreshed JWT is not valid: " + protocol.AsError(err).Message, err: err}
+}
 
 // session is one WebSocket connection of an authenticated caller.
 //
@@ -90,6 +101,11 @@ type session struct {
 	remote  string // the peer's address, for logs
 	logOnce sync.Once
 	log     *slog.Logger // built by logger on first use: most sessions never log
+
+	// expiryMu guards expiry, the timer that ends the session when its
+	// JWT does; JWT-TOKEN replaces it, the end of the read loop stops it.
+	expiryMu sync.Mutex
+	expiry   *time.Timer
 
 	closed     atomic.Bool   // set by the first close
 	pingDue    atomic.Bool   // set by the ping timer, cleared by the write loop
@@ -137,14 +153,10 @@ func (s *session) logAt(level slog.Level, msg string, args ...any) {
 // start runs the session on its own two goroutines; ServeHTTP returns.
 // done is called once both loops and the close handshake ended.
 func (s *session) start(done func()) {
-	if !s.who.Expiry.IsZero() && time.Until(s.who.Expiry) < auth.MaxSessionLifetime {
-		// The session ends when its token does, on time, not at the next
-		// message (as Ditto's gateway:websocket.session.expired). The timer
-		// is stopped when the session ends first.
-		expiry := time.AfterFunc(time.Until(s.who.Expiry), func() { s.close(reasonExpired) })
+	if s.armExpiry(s.who.Expiry) {
 		go func() {
 			<-s.readDone
-			expiry.Stop()
+			s.armExpiry(time.Time{})
 		}()
 	}
 	go s.writeLoop()
@@ -388,4 +400,22 @@ func writeErrorReason(err error) closeReason {
 		return closeReason{label: "client", err: err}
 	}
 	return closeReason{label: "error", err: err}
+}
+
+// armExpiry makes the session end at expiry, on time, not at the next message
+// (as Ditto's gateway:websocket.session.expired), replacing the timer set
+// before; the zero time, or one beyond auth.MaxSessionLifetime, sets none.
+// It reports whether a timer is set.
+func (s *session) armExpiry(expiry time.Time) bool {
+	s.expiryMu.Lock()
+	defer s.expiryMu.Unlock()
+	if s.expiry != nil {
+		s.expiry.Stop()
+		s.expiry = nil
+	}
+	if expiry.IsZero() || time.Until(expiry) >= auth.MaxSessionLifetime {
+		return false
+	}
+	s.expiry = time.AfterFunc(time.Until(expiry), func() { s.close(reasonExpired) })
+	return true
 }
