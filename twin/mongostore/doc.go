@@ -1,7 +1,7 @@
-// Package mongostore is the MongoDB thing store (twin.Store and
-// twin.Searcher), for production and for several gateway instances sharing
-// one store. It is the only package that imports the MongoDB driver
-// (go.mongodb.org/mongo-driver/v2). It behaves as the embedded store
+// Package mongostore is the MongoDB thing store (twin.Store, twin.Searcher
+// and twin.PolicyStore), for production and for several gateway instances
+// sharing one store. It is the only package that imports the MongoDB
+// driver (go.mongodb.org/mongo-driver/v2). It behaves as the embedded store
 // (twin/sqlitestore) does: both pass the contract suite of twin/storetest.
 // The text below is written to be copied into the README.
 //
@@ -9,7 +9,8 @@
 //
 // One database (Config.Database, default `twinway`) holds the collection
 // `things` (Config.ThingsCollection) with one document per thing, tombstones
-// included. Policies get a collection of their own with the policy issue.
+// included, and the collection `policies` (Config.PoliciesCollection) with
+// one document per policy (see Policies below).
 //
 // | field | type | content |
 // |---|---|---|
@@ -61,13 +62,27 @@
 //
 // ### Writes
 //
-// Put with prevRevision 0 inserts; the unique `_id` turns an existing
-// thing (or tombstone) into twin.ErrRevisionConflict. Any other Put
-// replaces the document where `{_id: id, revision: prevRevision}` still
-// matches; no match is twin.ErrRevisionConflict. So two gateways writing
+// Put (and PutPolicy, on `policies`) with prevRevision 0 inserts; the
+// unique `_id` turns an existing thing (or tombstone) into
+// twin.ErrRevisionConflict. Any other Put replaces the document where
+// `{_id: id, revision: prevRevision}` still matches; no match is
+// twin.ErrRevisionConflict. So two gateways writing
 // one thing never lose a change: the loser re-reads and retries (the twin
 // handler does that) or gets Ditto's error. Writes use write concern
 // majority with journaling: an acknowledged write survives a crash.
+//
+// ### Policies
+//
+// A policy document has the fields `_id` (the policy id), `namespace`,
+// `revision`, `created`, `modified`, `deleted` and `doc` as above: `doc` is
+// the policy's JSON as binary, byte for byte. Policies are never searched,
+// so they get none of `createdIso`, `modifiedIso`, `t`, `f`, `s` nor
+// `policyId`, and their keys (subject ids, resource paths) need no
+// escaping: MongoDB never looks inside `doc`. A policy and a thing may have
+// the same id (a thing's implicit policy does): they are in different
+// collections. PutPolicy writes as Put does (the conditional insert or
+// replacement below, the same write concern), and GetPolicy reads and
+// fails as Get does.
 //
 // ### Search
 //
@@ -99,14 +114,15 @@
 // Open creates (idempotently): `namespace_id` {namespace, _id} for
 // searches within namespaces in the default order, `policyId` {policyId}
 // for the things of a policy, `modified_id` {modified, _id} for sorting by
-// _modified; `_id` is MongoDB's own. Filters on attributes and features
-// cannot be indexed ahead of time (their paths are arbitrary) and scan the
-// live things of the selected namespaces, as in the embedded store.
+// _modified; `_id` is MongoDB's own, and the only index of `policies` (a
+// policy is read by id only). Filters on attributes and features cannot be
+// indexed ahead of time (their paths are arbitrary) and scan the live
+// things of the selected namespaces, as in the embedded store.
 //
 // ### Operations
 //
 // Config carries the URI (credentials and driver options included),
-// database, collection, ConnectTimeout, OperationTimeout and MaxPoolSize.
+// database, collections, ConnectTimeout, OperationTimeout and MaxPoolSize.
 // Open fails within ConnectTimeout (or the URI's serverSelectionTimeoutMS)
 // with an error that names the hosts, never the credentials, when no
 // primary answers. Every operation is bounded by OperationTimeout (also

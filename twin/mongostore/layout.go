@@ -103,8 +103,39 @@ func recordDocument(rec twin.Record) (bson.D, error) {
 	return d, nil
 }
 
+// policyDocument is the document stored for the policy rec: the record's
+// fields and the policy's JSON as binary, byte for byte, as doc is for a
+// thing. A policy is never searched, so, unlike a thing, it gets no escaped
+// BSON tree (t, f, s), and its keys (subject ids, resource paths, full of
+// '.' and ':') need no escaping: MongoDB never reads inside the binary.
+// Nor does it get the ISO times, which only filters read.
+func policyDocument(rec twin.Record) (bson.D, error) {
+	if err := checkTime(rec.Created); err != nil {
+		return nil, err
+	}
+	if err := checkTime(rec.Modified); err != nil {
+		return nil, err
+	}
+	d := bson.D{
+		{Key: fieldID, Value: rec.ID},
+		{Key: fieldNamespace, Value: rec.Namespace},
+		{Key: fieldRevision, Value: rec.Revision},
+	}
+	if !rec.Created.IsZero() {
+		d = append(d, bson.E{Key: fieldCreated, Value: rec.Created.UnixNano()})
+	}
+	if !rec.Modified.IsZero() {
+		d = append(d, bson.E{Key: fieldModified, Value: rec.Modified.UnixNano()})
+	}
+	d = append(d, bson.E{Key: fieldDeleted, Value: rec.Deleted})
+	if len(rec.Doc) > 0 {
+		d = append(d, bson.E{Key: fieldDoc, Value: bson.Binary{Subtype: bson.TypeBinaryGeneric, Data: rec.Doc}})
+	}
+	return d, nil
+}
+
 // stored is a stored thing document as Get reads it (the search fields are
-// not fetched).
+// not fetched), or a stored policy document (which has no policyId).
 type stored struct {
 	ID        string `bson:"_id"`
 	Namespace string `bson:"namespace"`

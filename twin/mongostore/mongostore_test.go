@@ -90,6 +90,9 @@ func TestOpenWithServer(t *testing.T) {
 		t.Fatalf("second Open: %v", err)
 	}
 	_ = again.Close()
+	if name := st.policies.Name(); name != DefaultPoliciesCollection {
+		t.Errorf("policies collection %q, want %q", name, DefaultPoliciesCollection)
+	}
 	cur, err := st.things.Indexes().List(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +191,7 @@ func TestOpenConfig(t *testing.T) {
 func outageStore(t *testing.T) *Store {
 	t.Helper()
 	cfg := Config{URI: "mongodb://" + unreachable, Database: "twinway", ThingsCollection: "things",
-		ConnectTimeout: 300 * time.Millisecond, OperationTimeout: time.Second,
+		PoliciesCollection: "policies", ConnectTimeout: 300 * time.Millisecond, OperationTimeout: time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	opts, err := clientOptions(cfg)
 	if err != nil {
@@ -198,7 +201,9 @@ func outageStore(t *testing.T) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &Store{cfg: cfg, log: cfg.Logger, client: client, things: client.Database(cfg.Database).Collection(cfg.ThingsCollection), hosts: unreachable}
+	st := &Store{cfg: cfg, log: cfg.Logger, client: client, hosts: unreachable,
+		things:   client.Database(cfg.Database).Collection(cfg.ThingsCollection),
+		policies: client.Database(cfg.Database).Collection(cfg.PoliciesCollection)}
 	t.Cleanup(func() { st.Close() })
 	return st
 }
@@ -211,13 +216,16 @@ func TestOutage(t *testing.T) {
 	ctx := context.Background()
 	filter, _ := rql.ParseFilter(`eq(attributes/a,1)`)
 	ops := map[string]func() error{
-		"Get":     func() error { _, err := st.Get(ctx, "x:y"); return err },
-		"GetMany": func() error { _, err := st.GetMany(ctx, []string{"x:y"}); return err },
-		"Put":     func() error { return st.Put(ctx, twin.Record{ID: "x:y", Revision: 1}, 0) },
-		"Replace": func() error { return st.Put(ctx, twin.Record{ID: "x:y", Revision: 2}, 1) },
-		"Search":  func() error { _, err := st.Search(ctx, twin.SearchQuery{Filter: filter}); return err },
-		"Count":   func() error { _, err := st.Count(ctx, twin.SearchQuery{Filter: filter}); return err },
-		"Ping":    func() error { return st.Ping(ctx) },
+		"Get":           func() error { _, err := st.Get(ctx, "x:y"); return err },
+		"GetMany":       func() error { _, err := st.GetMany(ctx, []string{"x:y"}); return err },
+		"Put":           func() error { return st.Put(ctx, twin.Record{ID: "x:y", Revision: 1}, 0) },
+		"Replace":       func() error { return st.Put(ctx, twin.Record{ID: "x:y", Revision: 2}, 1) },
+		"GetPolicy":     func() error { _, err := st.GetPolicy(ctx, "x:y"); return err },
+		"PutPolicy":     func() error { return st.PutPolicy(ctx, twin.Record{ID: "x:y", Revision: 1}, 0) },
+		"ReplacePolicy": func() error { return st.PutPolicy(ctx, twin.Record{ID: "x:y", Revision: 2}, 1) },
+		"Search":        func() error { _, err := st.Search(ctx, twin.SearchQuery{Filter: filter}); return err },
+		"Count":         func() error { _, err := st.Count(ctx, twin.SearchQuery{Filter: filter}); return err },
+		"Ping":          func() error { return st.Ping(ctx) },
 	}
 	for name, op := range ops {
 		start := time.Now()
@@ -238,6 +246,9 @@ func TestOutage(t *testing.T) {
 	cancel()
 	if _, err := st.Get(cancelled, "x:y"); err == nil || errors.Is(err, twin.ErrUnavailable) {
 		t.Errorf("Get with a cancelled context: %v", err)
+	}
+	if err := st.PutPolicy(cancelled, twin.Record{ID: "x:y", Revision: 1}, 0); err == nil || errors.Is(err, twin.ErrUnavailable) {
+		t.Errorf("PutPolicy with a cancelled context: %v", err)
 	}
 	// After Close, everything is unavailable at once.
 	st.Close()

@@ -22,10 +22,11 @@ import (
 
 // Defaults for the zero values of Config.
 const (
-	DefaultDatabase         = "twinway"
-	DefaultThingsCollection = "things"
-	DefaultConnectTimeout   = 10 * time.Second
-	DefaultOperationTimeout = 10 * time.Second
+	DefaultDatabase           = "twinway"
+	DefaultThingsCollection   = "things"
+	DefaultPoliciesCollection = "policies"
+	DefaultConnectTimeout     = 10 * time.Second
+	DefaultOperationTimeout   = 10 * time.Second
 )
 
 // getManyChunk bounds the ids of one GetMany query.
@@ -41,18 +42,21 @@ type Config struct {
 	// Database holds the collections. "" means DefaultDatabase.
 	Database string
 	// ThingsCollection holds one document per thing. "" means
-	// DefaultThingsCollection. (Policies get a collection of their own
-	// with the policy issue.)
+	// DefaultThingsCollection.
 	ThingsCollection string
+	// PoliciesCollection holds one document per policy, in the same
+	// database. "" means DefaultPoliciesCollection.
+	PoliciesCollection string
 	// ConnectTimeout bounds Open: reaching a server and answering a ping.
 	// It is also the driver's connect timeout and, unless the URI sets
 	// serverSelectionTimeoutMS, its server selection timeout, so an
 	// operation during an outage fails after it rather than hang. 0 means
 	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
-	// OperationTimeout bounds every operation (Get, GetMany, Put, Search,
-	// Count, Ping, Close); the driver passes what is left of it to the
-	// server as maxTimeMS. 0 means DefaultOperationTimeout.
+	// OperationTimeout bounds every operation (Get, GetMany, Put,
+	// GetPolicy, PutPolicy, Search, Count, Ping, Close); the driver passes
+	// what is left of it to the server as maxTimeMS. 0 means
+	// DefaultOperationTimeout.
 	OperationTimeout time.Duration
 	// MaxPoolSize is the most connections to each server. 0 means the
 	// driver's default (100).
@@ -62,21 +66,25 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Store is the MongoDB twin.Store and twin.Searcher. Create it with Open;
-// it is safe for concurrent use.
+// Store is the MongoDB twin.Store, twin.PolicyStore and twin.Searcher.
+// Create it with Open; it is safe for concurrent use.
 type Store struct {
-	cfg    Config
-	log    *slog.Logger
-	client *mongo.Client
-	things *mongo.Collection
-	hosts  string
+	cfg      Config
+	log      *slog.Logger
+	client   *mongo.Client
+	things   *mongo.Collection
+	policies *mongo.Collection
+	hosts    string
 
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
 
-var _ twin.Store = (*Store)(nil)
+var (
+	_ twin.Store       = (*Store)(nil)
+	_ twin.PolicyStore = (*Store)(nil)
+)
 
 // Open connects to MongoDB, checks that a primary answers within
 // cfg.ConnectTimeout and creates the indexes. An unreachable server fails
@@ -94,6 +102,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.ThingsCollection == "" {
 		cfg.ThingsCollection = DefaultThingsCollection
+	}
+	if cfg.PoliciesCollection == "" {
+		cfg.PoliciesCollection = DefaultPoliciesCollection
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = DefaultConnectTimeout
@@ -123,6 +134,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	journal := true
 	durable.Journal = &journal
 	s.things = client.Database(cfg.Database).Collection(cfg.ThingsCollection,
+		options.Collection().SetWriteConcern(durable))
+	// Policies are as durable as things. Their collection needs no index
+	// but _id, and MongoDB creates it with the first policy.
+	s.policies = client.Database(cfg.Database).Collection(cfg.PoliciesCollection,
 		options.Collection().SetWriteConcern(durable))
 
 	openCtx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
@@ -289,15 +304,29 @@ func (s *Store) Get(ctx context.Context, id string) (twin.Record, error) {
 	if s.closed.Load() {
 		return twin.Record{}, closedErr("get")
 	}
+	return s.get(ctx, s.things, "get", id)
+}
+
+// GetPolicy returns the record of policy id, a tombstone included, or an
+// error wrapping twin.ErrNotFound. Its PolicyID is empty.
+func (s *Store) GetPolicy(ctx context.Context, id string) (twin.Record, error) {
+	if s.closed.Load() {
+		return twin.Record{}, closedErr("get policy")
+	}
+	return s.get(ctx, s.policies, "get policy", id)
+}
+
+// get reads the record of id from coll; op names the operation in errors.
+func (s *Store) get(ctx context.Context, coll *mongo.Collection, op, id string) (twin.Record, error) {
 	opCtx, cancel := s.opContext(ctx)
 	defer cancel()
 	var st stored
-	err := s.things.FindOne(opCtx, bson.D{{Key: fieldID, Value: id}}, options.FindOne().SetProjection(recordProjection)).Decode(&st)
+	err := coll.FindOne(opCtx, bson.D{{Key: fieldID, Value: id}}, options.FindOne().SetProjection(recordProjection)).Decode(&st)
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
-		return twin.Record{}, fmt.Errorf("mongostore: get %q: %w", id, twin.ErrNotFound)
+		return twin.Record{}, fmt.Errorf("mongostore: %s %q: %w", op, id, twin.ErrNotFound)
 	case err != nil:
-		return twin.Record{}, s.fail(ctx, fmt.Sprintf("get %q", id), err)
+		return twin.Record{}, s.fail(ctx, fmt.Sprintf("%s %q", op, id), err)
 	}
 	return st.record(), nil
 }
@@ -367,10 +396,35 @@ func buildPut(rec twin.Record, prev int64) (putRequest, error) {
 	if err != nil {
 		return putRequest{}, fmt.Errorf("mongostore: put %q: %w", rec.ID, err)
 	}
-	if prev == 0 {
-		return putRequest{insert: true, doc: doc}, nil
+	return conditional(rec.ID, prev, doc), nil
+}
+
+// buildPolicyPut is buildPut for a policy: the same revision condition on
+// the policies collection, with policyDocument.
+func buildPolicyPut(rec twin.Record, prev int64) (putRequest, error) {
+	if rec.ID == "" {
+		return putRequest{}, errors.New("mongostore: put policy: empty policy id")
 	}
-	return putRequest{filter: bson.D{{Key: fieldID, Value: rec.ID}, {Key: fieldRevision, Value: prev}}, doc: doc}, nil
+	if rec.PolicyID != "" {
+		// The document has no field for it: refuse rather than drop it.
+		return putRequest{}, fmt.Errorf("mongostore: put policy %q: a policy record has no policy id (got %q)", rec.ID, rec.PolicyID)
+	}
+	if prev < 0 {
+		return putRequest{}, fmt.Errorf("mongostore: put policy %q: negative previous revision %d", rec.ID, prev)
+	}
+	doc, err := policyDocument(rec)
+	if err != nil {
+		return putRequest{}, fmt.Errorf("mongostore: put policy %q: %w", rec.ID, err)
+	}
+	return conditional(rec.ID, prev, doc), nil
+}
+
+// conditional is the write of doc for id when the stored revision is prev.
+func conditional(id string, prev int64, doc bson.D) putRequest {
+	if prev == 0 {
+		return putRequest{insert: true, doc: doc}
+	}
+	return putRequest{filter: bson.D{{Key: fieldID, Value: id}, {Key: fieldRevision, Value: prev}}, doc: doc}
 }
 
 // Put stores rec if the stored revision is still prevRevision (0: no record
@@ -386,27 +440,48 @@ func (s *Store) Put(ctx context.Context, rec twin.Record, prevRevision int64) er
 	if err != nil {
 		return err
 	}
+	return s.write(ctx, s.things, fmt.Sprintf("put %q", rec.ID), req, prevRevision)
+}
+
+// PutPolicy stores the policy rec if the stored revision of the policy is
+// still prevRevision (0: no record yet, not even a tombstone), else it
+// returns an error wrapping twin.ErrRevisionConflict. It is Put for the
+// policies collection: the same conditional insert or replacement, the same
+// write concern (when PutPolicy returns nil the policy survives a crash)
+// and the same errors. rec.PolicyID must be empty (a policy has none).
+func (s *Store) PutPolicy(ctx context.Context, rec twin.Record, prevRevision int64) error {
+	req, err := buildPolicyPut(rec, prevRevision)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, s.policies, fmt.Sprintf("put policy %q", rec.ID), req, prevRevision)
+}
+
+// write runs req on coll: an insert, whose duplicate _id is a revision
+// conflict, or a replacement conditional on the revision, which matching
+// nothing is a conflict too. op names the write in errors.
+func (s *Store) write(ctx context.Context, coll *mongo.Collection, op string, req putRequest, prevRevision int64) error {
 	if s.closed.Load() {
-		return closedErr(fmt.Sprintf("put %q", rec.ID))
+		return closedErr(op)
 	}
 	opCtx, cancel := s.opContext(ctx)
 	defer cancel()
 	if req.insert {
-		_, err := s.things.InsertOne(opCtx, req.doc)
+		_, err := coll.InsertOne(opCtx, req.doc)
 		switch {
 		case err == nil:
 			return nil
 		case mongo.IsDuplicateKeyError(err):
-			return fmt.Errorf("mongostore: put %q at revision 0: %w", rec.ID, twin.ErrRevisionConflict)
+			return fmt.Errorf("mongostore: %s at revision 0: %w", op, twin.ErrRevisionConflict)
 		}
-		return s.fail(ctx, fmt.Sprintf("put %q", rec.ID), err)
+		return s.fail(ctx, op, err)
 	}
-	res, err := s.things.ReplaceOne(opCtx, req.filter, req.doc)
+	res, err := coll.ReplaceOne(opCtx, req.filter, req.doc)
 	if err != nil {
-		return s.fail(ctx, fmt.Sprintf("put %q", rec.ID), err)
+		return s.fail(ctx, op, err)
 	}
 	if res.MatchedCount == 0 {
-		return fmt.Errorf("mongostore: put %q at revision %d: %w", rec.ID, prevRevision, twin.ErrRevisionConflict)
+		return fmt.Errorf("mongostore: %s at revision %d: %w", op, prevRevision, twin.ErrRevisionConflict)
 	}
 	return nil
 }

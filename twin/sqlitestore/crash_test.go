@@ -19,8 +19,10 @@ import (
 const crashDirEnv = "SQLITESTORE_CRASH_HELPER_DIR"
 
 // TestHelperProcess is not a test: run as a child by TestCrashDurability, it
-// writes things from several goroutines until it is killed, printing
-// "ACK <id> <revision>" after each Put that returned nil.
+// writes things and policies (through the same writer) from several
+// goroutines until it is killed, printing "ACK thing <id> <revision>" after
+// each Put and "ACK policy <id> <revision>" after each PutPolicy that
+// returned nil.
 func TestHelperProcess(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
 	if dir == "" {
@@ -33,16 +35,25 @@ func TestHelperProcess(t *testing.T) {
 	}
 	const workers = 16
 	for w := range workers {
+		// Odd workers write policies, with ids that the things have too.
+		kind, put := "thing", st.Put
+		if w%2 == 1 {
+			kind, put = "policy", st.PutPolicy
+		}
 		go func() {
 			for i := 0; ; i++ {
-				id := fmt.Sprintf("crash:w%02d-%06d", w, i)
+				id := fmt.Sprintf("crash:w%02d-%06d", w/2, i)
 				for rev := int64(1); rev <= 2; rev++ {
-					if err := st.Put(context.Background(), testRecord(id, rev), rev-1); err != nil {
-						fmt.Printf("ERR put %s: %v\n", id, err)
+					rec := testRecord(id, rev)
+					if kind == "policy" {
+						rec = policyRecord(id, rev)
+					}
+					if err := put(context.Background(), rec, rev-1); err != nil {
+						fmt.Printf("ERR put %s %s: %v\n", kind, id, err)
 						os.Exit(3)
 					}
 					// One write(2) per line: a line in the pipe is whole.
-					fmt.Printf("ACK %s %d\n", id, rev)
+					fmt.Printf("ACK %s %s %d\n", kind, id, rev)
 				}
 			}
 		}()
@@ -51,7 +62,7 @@ func TestHelperProcess(t *testing.T) {
 }
 
 // TestCrashDurability kills a writing process with SIGKILL and checks that
-// every Put it acknowledged is in the reopened store.
+// every Put and PutPolicy it acknowledged is in the reopened store.
 //
 // A process kill leaves the OS page cache intact, so this test proves that
 // nil from Put means committed, not that the fsync happened; that rests on
@@ -84,7 +95,8 @@ func TestCrashDurability(t *testing.T) {
 	watchdog := time.AfterFunc(2*time.Minute, kill)
 	defer watchdog.Stop()
 
-	acked := make(map[string]int64)
+	type key struct{ kind, id string }
+	acked := make(map[key]int64)
 	n := 0
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
@@ -94,13 +106,13 @@ func TestCrashDurability(t *testing.T) {
 			continue
 		}
 		var (
-			id  string
+			k   key
 			rev int64
 		)
-		if _, err := fmt.Sscanf(line, "ACK %s %d", &id, &rev); err != nil {
+		if _, err := fmt.Sscanf(line, "ACK %s %s %d", &k.kind, &k.id, &rev); err != nil {
 			continue // test framework output
 		}
-		acked[id] = max(acked[id], rev)
+		acked[k] = max(acked[k], rev)
 		n++
 		if n == killAfter {
 			kill()
@@ -116,22 +128,35 @@ func TestCrashDurability(t *testing.T) {
 	if n < killAfter {
 		t.Fatalf("child acknowledged %d puts before the watchdog, want %d\nstderr:\n%s", n, killAfter, stderr.String())
 	}
-	t.Logf("child acknowledged %d puts of %d things before it died", n, len(acked))
+	policies := 0
+	for k := range acked {
+		if k.kind == "policy" {
+			policies++
+		}
+	}
+	t.Logf("child acknowledged %d puts of %d things and %d policies before it died", n, len(acked)-policies, policies)
+	if policies == 0 || policies == len(acked) {
+		t.Errorf("child acknowledged %d policies of %d records, want both kinds", policies, len(acked))
+	}
 
 	st := openTest(t, dir, Config{})
-	for id, rev := range acked {
-		rec, err := st.Get(context.Background(), id)
+	for k, rev := range acked {
+		get, want := st.Get, testRecord
+		if k.kind == "policy" {
+			get, want = st.GetPolicy, policyRecord
+		}
+		rec, err := get(context.Background(), k.id)
 		if err != nil {
-			t.Errorf("acknowledged %s (revision %d) lost: %v", id, rev, err)
+			t.Errorf("acknowledged %s %s (revision %d) lost: %v", k.kind, k.id, rev, err)
 			continue
 		}
 		// The child may have committed the next revision without living
 		// to print its ACK, never less.
 		if rec.Revision < rev {
-			t.Errorf("%s: revision %d, acknowledged %d", id, rec.Revision, rev)
+			t.Errorf("%s %s: revision %d, acknowledged %d", k.kind, k.id, rec.Revision, rev)
 			continue
 		}
-		equalRecord(t, rec, testRecord(id, rec.Revision))
+		equalRecord(t, rec, want(k.id, rec.Revision))
 	}
 	var check string
 	if err := st.readDB.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {

@@ -55,6 +55,23 @@ var migrations = [][]string{
 		`CREATE INDEX things_policy_id ON things (policy_id)`,
 		`CREATE INDEX things_modified ON things (modified, id)`,
 	},
+	// 2 → 3: the policies table, beside things: a policy and a thing may
+	// have the same id (a thing's implicit policy does). A policy record
+	// has no policy id and is never searched, so the table has neither
+	// column. IF NOT EXISTS lets the step pass over a table that is already
+	// there (made by hand, say, to restore policies into an older file)
+	// rather than refuse to open the file.
+	{
+		`CREATE TABLE IF NOT EXISTS policies (
+			id        TEXT    PRIMARY KEY,
+			namespace TEXT    NOT NULL,
+			revision  INTEGER NOT NULL,
+			created   INTEGER,          -- unix nanoseconds, NULL for the zero time
+			modified  INTEGER,          -- unix nanoseconds, NULL for the zero time
+			deleted   INTEGER NOT NULL, -- 1 for a tombstone
+			doc       BLOB
+		) STRICT`,
+	},
 }
 
 // schemaVersion is the version this build writes.

@@ -46,10 +46,11 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBatch is the most Puts one group commit holds, and the number of
 	// Puts that can wait for the writer before Put blocks. 0 means
-	// DefaultMaxBatch.
+	// DefaultMaxBatch. Here and in Observe, a PutPolicy counts as a Put:
+	// both share the writer.
 	MaxBatch int
-	// ReadConns is the size of the read-only connection pool used by Get and
-	// GetMany. 0 means DefaultReadConns.
+	// ReadConns is the size of the read-only connection pool used by Get,
+	// GetMany and GetPolicy. 0 means DefaultReadConns.
 	ReadConns int
 	// BusyTimeout is how long a statement waits for a lock held by another
 	// process (another gateway, a backup, the sqlite3 shell) before it fails
@@ -76,6 +77,8 @@ type Store struct {
 	writeConn  *sql.Conn
 	insertStmt *sql.Stmt // Put with prevRevision 0
 	updateStmt *sql.Stmt // Put with prevRevision > 0
+	// PutPolicy's, as insertStmt and updateStmt for the policies table.
+	insertPolicyStmt, updatePolicyStmt *sql.Stmt
 	// The transaction statements, prepared once: a group commit runs them
 	// thousands of times a second.
 	beginStmt, commitStmt, rollbackStmt *sql.Stmt
@@ -84,14 +87,18 @@ type Store struct {
 	stopped                             chan struct{} // closed by the writer when it has exited
 
 	// Read side.
-	readDB  *sql.DB
-	getStmt *sql.Stmt
+	readDB        *sql.DB
+	getStmt       *sql.Stmt
+	getPolicyStmt *sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-var _ twin.Store = (*Store)(nil)
+var (
+	_ twin.Store       = (*Store)(nil)
+	_ twin.PolicyStore = (*Store)(nil)
+)
 
 // Open opens (creating it if needed) the database in cfg.Dir, brings its
 // schema up to date and starts the writer goroutine. ctx bounds the opening
@@ -210,6 +217,19 @@ func (s *Store) openWriter(ctx context.Context, path string, busy time.Duration)
 	if err != nil {
 		return wrapErr("prepare update", err)
 	}
+	// The same two for policies, whose table lacks policy_id.
+	const policyCols = `namespace = ?2, revision = ?3, created = ?4, modified = ?5, deleted = ?6, doc = ?7`
+	s.insertPolicyStmt, err = conn.PrepareContext(ctx, `INSERT INTO policies
+		(id, namespace, revision, created, modified, deleted, doc)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+		ON CONFLICT (id) DO UPDATE SET `+policyCols+` WHERE policies.revision = 0`)
+	if err != nil {
+		return wrapErr("prepare policy insert", err)
+	}
+	s.updatePolicyStmt, err = conn.PrepareContext(ctx, `UPDATE policies SET `+policyCols+` WHERE id = ?1 AND revision = ?8`)
+	if err != nil {
+		return wrapErr("prepare policy update", err)
+	}
 	// IMMEDIATE takes the write lock at BEGIN: if another process holds it,
 	// the writer waits (busy_timeout) there rather than fail halfway through
 	// a batch.
@@ -241,11 +261,19 @@ func (s *Store) openReaders(ctx context.Context, path string, busy time.Duration
 	if err != nil {
 		return wrapErr("prepare get", err)
 	}
+	s.getPolicyStmt, err = db.PrepareContext(ctx, `SELECT `+policyRecordCols+` FROM policies WHERE id = ?`)
+	if err != nil {
+		return wrapErr("prepare get policy", err)
+	}
 	return nil
 }
 
 // recordCols are the columns scanRecord reads, in its order.
 const recordCols = `id, namespace, policy_id, revision, created, modified, deleted, doc`
+
+// policyRecordCols are recordCols from the policies table: a policy has no
+// policy id, so scanRecord reads an empty one.
+const policyRecordCols = `id, namespace, '', revision, created, modified, deleted, doc`
 
 // closeDBs releases the statements and connections that are open. Called
 // once, when the writer goroutine is not running (or never ran).
@@ -258,16 +286,16 @@ func (s *Store) closeDBs() error {
 	}
 	// Readers first: the writer's connection, closed last, then checkpoints
 	// the WAL into the database file.
-	if s.getStmt != nil {
-		closeIt(s.getStmt)
+	for _, st := range []*sql.Stmt{s.getStmt, s.getPolicyStmt} {
+		if st != nil {
+			closeIt(st)
+		}
 	}
 	if s.readDB != nil {
 		closeIt(s.readDB)
 	}
-	if s.insertStmt != nil {
-		closeIt(s.insertStmt)
-	}
-	for _, st := range []*sql.Stmt{s.updateStmt, s.beginStmt, s.commitStmt, s.rollbackStmt} {
+	for _, st := range []*sql.Stmt{s.insertStmt, s.updateStmt, s.insertPolicyStmt, s.updatePolicyStmt,
+		s.beginStmt, s.commitStmt, s.rollbackStmt} {
 		if st != nil {
 			closeIt(st)
 		}
@@ -311,6 +339,7 @@ func (s *Store) closed() bool {
 // successful Put of a thing stored, until another Put of it succeeds (in this
 // process or another one: the revision condition of Put catches the
 // latter), so that it may write a thing from the record it stored last.
+// GetPolicy and PutPolicy behave the same way.
 func (s *Store) ReadsOwnWrites() bool { return true }
 
 // Get returns the record of id, a tombstone included, or an error wrapping
@@ -325,6 +354,23 @@ func (s *Store) Get(ctx context.Context, id string) (twin.Record, error) {
 		return twin.Record{}, fmt.Errorf("sqlitestore: get %q: %w", id, twin.ErrNotFound)
 	case err != nil:
 		return twin.Record{}, s.readErr(fmt.Sprintf("get %q", id), err)
+	}
+	return rec, nil
+}
+
+// GetPolicy returns the record of policy id, a tombstone included, or an
+// error wrapping twin.ErrNotFound when id was never stored. Its PolicyID is
+// empty.
+func (s *Store) GetPolicy(ctx context.Context, id string) (twin.Record, error) {
+	if s.closed() {
+		return twin.Record{}, closedErr("get policy")
+	}
+	rec, err := scanRecord(s.getPolicyStmt.QueryRowContext(ctx, id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return twin.Record{}, fmt.Errorf("sqlitestore: get policy %q: %w", id, twin.ErrNotFound)
+	case err != nil:
+		return twin.Record{}, s.readErr(fmt.Sprintf("get policy %q", id), err)
 	}
 	return rec, nil
 }

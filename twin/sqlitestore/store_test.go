@@ -521,6 +521,12 @@ func TestUseAfterClose(t *testing.T) {
 	if _, err := st.GetMany(context.Background(), []string{"test:x"}); !errors.Is(err, twin.ErrUnavailable) {
 		t.Errorf("GetMany after Close: err = %v, want ErrUnavailable", err)
 	}
+	if err := st.PutPolicy(context.Background(), policyRecord("test:y", 1), 0); !errors.Is(err, twin.ErrUnavailable) {
+		t.Errorf("PutPolicy after Close: err = %v, want ErrUnavailable", err)
+	}
+	if _, err := st.GetPolicy(context.Background(), "test:x"); !errors.Is(err, twin.ErrUnavailable) {
+		t.Errorf("GetPolicy after Close: err = %v, want ErrUnavailable", err)
+	}
 }
 
 func TestReopen(t *testing.T) {
@@ -632,12 +638,17 @@ func TestLockedByOtherProcess(t *testing.T) {
 	if !errors.Is(err, twin.ErrUnavailable) {
 		t.Fatalf("Put while locked: err = %v, want ErrUnavailable", err)
 	}
+	err = st.PutPolicy(ctx, policyRecord("test:l", 1), 0)
+	if !errors.Is(err, twin.ErrUnavailable) {
+		t.Fatalf("PutPolicy while locked: err = %v, want ErrUnavailable", err)
+	}
 
 	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
 		t.Fatal(err)
 	}
 	mustPut(t, st, testRecord("test:l", 2), 1)
 	equalRecord(t, mustGet(t, st, "test:l"), testRecord("test:l", 2))
+	mustPutPolicy(t, st, policyRecord("test:l", 1), 0)
 }
 
 func TestSchemaVersion(t *testing.T) {

@@ -12,15 +12,29 @@ import (
 	"github.com/twinway/twinway/twin"
 )
 
-// request is one Put on its way to the writer goroutine.
+// request is one Put or PutPolicy on its way to the writer goroutine.
+// Both kinds share the queue and the group commits: a policy write is as
+// durable as a thing write, and a thing and a policy written together (a
+// thing with its implicit policy) can share one fsync.
 type request struct {
 	ctx      context.Context // the Put's; a request whose ctx is done before its batch starts is skipped
+	policy   bool            // a PutPolicy: rec goes to the policies table
 	rec      twin.Record
 	created  sql.NullInt64
 	modified sql.NullInt64
 	prev     int64
 	reply    chan error // buffered (1): the writer never waits for the Put
 	err      error      // the answer, set by the writer
+}
+
+// op names the request in errors: "put <id>" or "put policy <id>".
+func (r *request) op() string { return putOp(r.policy, r.rec.ID) }
+
+func putOp(policy bool, id string) string {
+	if policy {
+		return fmt.Sprintf("put policy %q", id)
+	}
+	return fmt.Sprintf("put %q", id)
 }
 
 // Put stores rec if the stored revision is still prevRevision (0: no record
@@ -37,34 +51,58 @@ func (s *Store) Put(ctx context.Context, rec twin.Record, prevRevision int64) er
 	if rec.ID == "" {
 		return errors.New("sqlitestore: put: empty thing id")
 	}
+	return s.put(ctx, false, rec, prevRevision)
+}
+
+// PutPolicy stores the policy rec if the stored revision of the policy is
+// still prevRevision (0: no record yet), else it returns an error wrapping
+// twin.ErrRevisionConflict. It is Put for the policies table, through the
+// same writer and group commits: when PutPolicy returns nil, the record is
+// committed and fsynced. rec.PolicyID must be empty (a policy has none).
+func (s *Store) PutPolicy(ctx context.Context, rec twin.Record, prevRevision int64) error {
+	if rec.ID == "" {
+		return errors.New("sqlitestore: put policy: empty policy id")
+	}
+	if rec.PolicyID != "" {
+		// The table has no column for it: refuse rather than drop it.
+		return fmt.Errorf("sqlitestore: put policy %q: a policy record has no policy id (got %q)", rec.ID, rec.PolicyID)
+	}
+	return s.put(ctx, true, rec, prevRevision)
+}
+
+// put hands the write of rec (to the policies table if policy) to the
+// writer goroutine and waits for its answer.
+func (s *Store) put(ctx context.Context, policy bool, rec twin.Record, prevRevision int64) error {
+	// Named only on the way out: Put is hot, its errors are not.
+	op := func() string { return putOp(policy, rec.ID) }
 	if prevRevision < 0 {
-		return fmt.Errorf("sqlitestore: put %q: negative previous revision %d", rec.ID, prevRevision)
+		return fmt.Errorf("sqlitestore: %s: negative previous revision %d", op(), prevRevision)
 	}
 	created, err := encodeTime(rec.Created)
 	if err != nil {
-		return fmt.Errorf("sqlitestore: put %q: created: %w", rec.ID, err)
+		return fmt.Errorf("sqlitestore: %s: created: %w", op(), err)
 	}
 	modified, err := encodeTime(rec.Modified)
 	if err != nil {
-		return fmt.Errorf("sqlitestore: put %q: modified: %w", rec.ID, err)
+		return fmt.Errorf("sqlitestore: %s: modified: %w", op(), err)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("sqlitestore: put %q: %w", rec.ID, err)
+		return fmt.Errorf("sqlitestore: %s: %w", op(), err)
 	}
 	if s.closed() {
-		return closedErr(fmt.Sprintf("put %q", rec.ID))
+		return closedErr(op())
 	}
 	// The copy keeps the writer's view of Doc stable even when the caller
 	// gives up (ctx) and reuses its buffer while the writer still binds it.
 	rec.Doc = bytes.Clone(rec.Doc)
-	r := &request{ctx: ctx, rec: rec, created: created, modified: modified, prev: prevRevision, reply: make(chan error, 1)}
+	r := &request{ctx: ctx, policy: policy, rec: rec, created: created, modified: modified, prev: prevRevision, reply: make(chan error, 1)}
 
 	select {
 	case s.reqs <- r:
 	case <-ctx.Done():
-		return fmt.Errorf("sqlitestore: put %q: %w", rec.ID, ctx.Err())
+		return fmt.Errorf("sqlitestore: %s: %w", op(), ctx.Err())
 	case <-s.quit:
-		return closedErr(fmt.Sprintf("put %q", rec.ID))
+		return closedErr(op())
 	}
 
 	select {
@@ -75,7 +113,7 @@ func (s *Store) Put(ctx context.Context, rec twin.Record, prevRevision int64) er
 		case err := <-r.reply: // answered meanwhile: report the outcome
 			return err
 		default:
-			return fmt.Errorf("sqlitestore: put %q: %w (the write may still be committed)", rec.ID, ctx.Err())
+			return fmt.Errorf("sqlitestore: %s: %w (the write may still be committed)", op(), ctx.Err())
 		}
 	case <-s.stopped:
 		// The writer answers every request it takes before it stops; a
@@ -84,7 +122,7 @@ func (s *Store) Put(ctx context.Context, rec twin.Record, prevRevision int64) er
 		case err := <-r.reply:
 			return err
 		default:
-			return closedErr(fmt.Sprintf("put %q", rec.ID))
+			return closedErr(op())
 		}
 	}
 }
@@ -140,7 +178,7 @@ func (s *Store) commit(batch []*request) {
 	live := 0
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
-			r.reply <- fmt.Errorf("sqlitestore: put %q: %w", r.rec.ID, err)
+			r.reply <- fmt.Errorf("sqlitestore: %s: %w", r.op(), err)
 			continue
 		}
 		batch[live] = r
@@ -158,7 +196,7 @@ func (s *Store) commit(batch []*request) {
 	if err := s.transact(ctx, batch); err != nil {
 		s.log.Error("group commit failed", "batch", len(batch), "err", err)
 		for _, r := range batch {
-			r.reply <- fmt.Errorf("sqlitestore: put %q: %w", r.rec.ID, err)
+			r.reply <- fmt.Errorf("sqlitestore: %s: %w", r.op(), err)
 		}
 		return
 	}
@@ -194,7 +232,7 @@ func (s *Store) transact(ctx context.Context, batch []*request) (err error) {
 	}()
 	for _, r := range batch {
 		if err := s.apply(ctx, r); err != nil {
-			return unavailable(fmt.Sprintf("put %q", r.rec.ID), err)
+			return unavailable(r.op(), err)
 		}
 	}
 	if _, err := s.commitStmt.ExecContext(ctx); err != nil {
@@ -215,21 +253,34 @@ func (s *Store) apply(ctx context.Context, r *request) error {
 	if rec.Deleted {
 		deleted = 1
 	}
-	args := make([]any, 8, 9)
-	args[0], args[1], args[2], args[3] = rec.ID, rec.Namespace, rec.PolicyID, rec.Revision
-	args[4], args[5], args[6], args[7] = nullable(r.created), nullable(r.modified), deleted, rec.Doc
+	var (
+		args                   []any
+		insertStmt, updateStmt = s.insertStmt, s.updateStmt
+	)
+	if r.policy {
+		// The policies table has no policy_id: the same columns less that
+		// one, numbered 1 to 7, prevRevision 8.
+		args = make([]any, 7, 8)
+		args[0], args[1], args[2] = rec.ID, rec.Namespace, rec.Revision
+		args[3], args[4], args[5], args[6] = nullable(r.created), nullable(r.modified), deleted, rec.Doc
+		insertStmt, updateStmt = s.insertPolicyStmt, s.updatePolicyStmt
+	} else {
+		args = make([]any, 8, 9)
+		args[0], args[1], args[2], args[3] = rec.ID, rec.Namespace, rec.PolicyID, rec.Revision
+		args[4], args[5], args[6], args[7] = nullable(r.created), nullable(r.modified), deleted, rec.Doc
+	}
 	var (
 		res sql.Result
 		err error
 	)
 	if r.prev == 0 {
-		res, err = s.insertStmt.ExecContext(ctx, args...)
+		res, err = insertStmt.ExecContext(ctx, args...)
 	} else {
-		res, err = s.updateStmt.ExecContext(ctx, append(args, r.prev)...)
+		res, err = updateStmt.ExecContext(ctx, append(args, r.prev)...)
 	}
 	if err != nil {
 		if isRequestError(err) {
-			r.err = fmt.Errorf("sqlitestore: put %q: %w", rec.ID, err)
+			r.err = fmt.Errorf("sqlitestore: %s: %w", r.op(), err)
 			return nil
 		}
 		return err
@@ -239,7 +290,7 @@ func (s *Store) apply(ctx context.Context, r *request) error {
 		return err
 	}
 	if n == 0 {
-		r.err = fmt.Errorf("sqlitestore: put %q at revision %d: %w", rec.ID, r.prev, twin.ErrRevisionConflict)
+		r.err = fmt.Errorf("sqlitestore: %s at revision %d: %w", r.op(), r.prev, twin.ErrRevisionConflict)
 		return nil
 	}
 	r.err = nil

@@ -30,9 +30,16 @@
 //     revision they read, retrying on conflict, lose no update.
 //   - A document of about 100 kB (Ditto's default thing size limit) is
 //     stored, read and searched like any other.
-//
-// Policies are stored with the policy issue; their part of the contract
-// comes with it.
+//   - Policies (twin.PolicyStore, which every store implements): GetPolicy
+//     and PutPolicy keep the rules above for Get and Put (round trip,
+//     revision conditions, tombstones, ErrNotFound). A PutPolicy record
+//     whose PolicyID is set is refused, as are an empty id, a negative
+//     prevRevision and a time out of range, with an error that is neither
+//     a conflict nor retryable. Policies are a collection of their own: a
+//     policy and a thing with the same id are two records whose revisions,
+//     conditions and tombstones never meet; Get, GetMany, Search and Count
+//     never return a policy. Things and policies written concurrently all
+//     succeed.
 package storetest
 
 import (
@@ -47,10 +54,13 @@ import (
 	"github.com/twinway/twinway/twin"
 )
 
-// Store is what the suite tests: a thing store that searches.
+// Store is what the suite tests: a thing store that searches and keeps
+// policies. A store without policies does not compile against the suite,
+// on purpose: every store must keep them.
 type Store interface {
 	twin.Store
 	twin.Searcher
+	twin.PolicyStore
 }
 
 // Run runs the contract suite. open returns a new, empty store for one
@@ -75,6 +85,13 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"PagingWhileWriting", testPagingWhileWriting},
 		{"CursorRules", testCursorRules},
 		{"Count", testCount},
+		{"PolicyNotFound", testPolicyNotFound},
+		{"PolicyRoundTrip", testPolicyRoundTrip},
+		{"PolicyRevisionConditions", testPolicyRevisionConditions},
+		{"PolicyTombstone", testPolicyTombstone},
+		{"PolicyThingIndependent", testPolicyThingIndependent},
+		{"PolicyInvalid", testPolicyInvalid},
+		{"PolicyConcurrentWriters", testPolicyConcurrentWriters},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
