@@ -76,8 +76,14 @@ type httpResult struct {
 	body   []byte
 }
 
-// do sends an authenticated HTTP request; headers may set Content-Type.
+// do sends an HTTP request as the test user; headers may set Content-Type.
 func (g *gatewayUnderTest) do(t testing.TB, method, path, body string, headers map[string]string) httpResult {
+	t.Helper()
+	return g.doAs(t, testUser, method, path, body, headers)
+}
+
+// doAs sends an HTTP request as user (password testPassword).
+func (g *gatewayUnderTest) doAs(t testing.TB, user, method, path, body string, headers map[string]string) httpResult {
 	t.Helper()
 	var r io.Reader
 	if body != "" {
@@ -87,7 +93,7 @@ func (g *gatewayUnderTest) do(t testing.TB, method, path, body string, headers m
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.SetBasicAuth(testUser, testPassword)
+	req.SetBasicAuth(user, testPassword)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -121,9 +127,15 @@ type frame struct {
 
 func (g *gatewayUnderTest) dial(t testing.TB) *wsClient {
 	t.Helper()
+	return g.dialAs(t, testUser)
+}
+
+// dialAs opens a session as user (password testPassword).
+func (g *gatewayUnderTest) dialAs(t testing.TB, user string) *wsClient {
+	t.Helper()
 	h := http.Header{}
 	req, _ := http.NewRequest(http.MethodGet, "/", nil)
-	req.SetBasicAuth(testUser, testPassword)
+	req.SetBasicAuth(user, testPassword)
 	h.Set("Authorization", req.Header.Get("Authorization"))
 	conn, resp, err := websocket.DefaultDialer.Dial(g.wsURL, h)
 	if err != nil {

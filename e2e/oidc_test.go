@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +23,28 @@ import (
 // JWKS over httptest, real ES256 tokens signed with go-jose.
 type oidcIssuer struct {
 	srv *httptest.Server
-	key *ecdsa.PrivateKey
+	mu  sync.Mutex
+	key *ecdsa.PrivateKey // the current signing key, served in the JWKS as kid
+	kid string
+}
+
+// signingKey returns the current key and its id.
+func (i *oidcIssuer) signingKey() (*ecdsa.PrivateKey, string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.key, i.kid
+}
+
+// rotate replaces the signing key: the JWKS then serves only the new one.
+func (i *oidcIssuer) rotate(t *testing.T) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.key, i.kid = key, i.kid+"'"
 }
 
 func newOIDCIssuer(t *testing.T) *oidcIssuer {
@@ -31,14 +53,15 @@ func newOIDCIssuer(t *testing.T) *oidcIssuer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss := &oidcIssuer{key: key}
+	iss := &oidcIssuer{key: key, kid: "k1"}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]any{"issuer": iss.srv.URL, "jwks_uri": iss.srv.URL + "/jwks",
 			"id_token_signing_alg_values_supported": []string{"ES256"}})
 	})
 	mux.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+		key, kid := iss.signingKey()
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: kid, Algorithm: "ES256", Use: "sig"}}})
 	})
 	iss.srv = httptest.NewServer(mux)
 	t.Cleanup(iss.srv.Close)
@@ -48,7 +71,8 @@ func newOIDCIssuer(t *testing.T) *oidcIssuer {
 // token signs a token for sub that expires after ttl.
 func (i *oidcIssuer) token(t *testing.T, sub string, ttl time.Duration) string {
 	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: i.key, KeyID: "k1"}},
+	key, kid := i.signingKey()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
 		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		t.Fatal(err)
@@ -138,4 +162,77 @@ func TestWebSocketSessionEndsAtTokenExpiry(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation || !strings.Contains(ce.Text, "expired") {
 		t.Fatalf("session ended with %v, want a close for the expired JWT", err)
 	}
+}
+
+// TestJWTTokenRefresh: JWT-TOKEN with a token of the same subject keeps the
+// session past the first token's expiry, also when the issuer rotated its
+// key meanwhile; a token of another subject, or an invalid one, ends it.
+func TestJWTTokenRefresh(t *testing.T) {
+	iss := newOIDCIssuer(t)
+	g := startGateway(t, "", func(c *server.Config) {
+		c.OIDC.Issuers = []server.IssuerConfig{{Issuer: iss.srv.URL, SubjectPrefix: "test", Audience: "twinway"}}
+	})
+	dial := func(ttl time.Duration) *websocket.Conn {
+		conn, _, err := websocket.DefaultDialer.Dial(g.wsURL+"?access_token="+iss.token(t, "dave", ttl), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
+	}
+	send := func(conn *websocket.Conn, text string) {
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(text)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closedWith := func(conn *websocket.Conn, want string) {
+		t.Helper()
+		conn.SetReadDeadline(time.Now().Add(waitTimeout))
+		for {
+			_, _, err := conn.ReadMessage()
+			if err == nil {
+				continue
+			}
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation || !strings.Contains(ce.Text, want) {
+				t.Fatalf("session ended with %v, want a close mentioning %q", err, want)
+			}
+			return
+		}
+	}
+
+	// Same subject, new key: the session outlives its first token.
+	conn := dial(2 * time.Second)
+	iss.rotate(t)
+	send(conn, "JWT-TOKEN?jwtToken="+iss.token(t, "dave", time.Hour))
+	send(conn, "START-SEND-EVENTS")
+	conn.SetReadDeadline(time.Now().Add(waitTimeout))
+	if _, msg, err := conn.ReadMessage(); err != nil || string(msg) != "START-SEND-EVENTS:ACK" {
+		t.Fatalf("after refresh: %q %v", msg, err)
+	}
+	conn.SetReadDeadline(time.Now().Add(3500 * time.Millisecond))
+	if _, msg, err := conn.ReadMessage(); !isTimeout(err) {
+		t.Fatalf("the refreshed session ended or got %q: %v", msg, err)
+	}
+
+	// A shorter refreshed token ends the session at its own expiry.
+	conn = dial(time.Hour)
+	send(conn, "JWT-TOKEN?jwtToken="+iss.token(t, "dave", 2*time.Second))
+	closedWith(conn, "expired")
+
+	// Another subject ends the session.
+	conn = dial(time.Hour)
+	send(conn, "JWT-TOKEN?jwtToken="+iss.token(t, "eve", time.Hour))
+	closedWith(conn, "authorization context changed")
+
+	// So does a token that does not verify.
+	conn = dial(time.Hour)
+	send(conn, "JWT-TOKEN?jwtToken="+iss.token(t, "dave", -time.Minute))
+	closedWith(conn, "not valid")
+}
+
+// isTimeout tells whether err is a read deadline passing.
+func isTimeout(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -530,4 +531,15 @@ func TestJWTTokenWithoutIssuer(t *testing.T) {
 		t.Errorf("error %+v", e)
 	}
 	roundTrip(t, c, "still-open")
+}
+
+// Every close reason fits a close frame (123 bytes of text), or the peer
+// would see an abnormal closure instead of the reason.
+func TestCloseReasonsFitCloseFrame(t *testing.T) {
+	long := reasonTokenInvalid(protocol.Errorf(protocol.CodeAuthenticationFailed, "%s", strings.Repeat("é", 200)))
+	for _, r := range []closeReason{reasonSlow, reasonShutdown, reasonExpired, reasonContextChanged, long} {
+		if len(r.text) > maxCloseText || !utf8.ValidString(r.text) {
+			t.Errorf("%s: %d bytes: %q", r.label, len(r.text), r.text)
+		}
+	}
 }

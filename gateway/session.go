@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -52,13 +53,29 @@ var (
 	// reasonContextChanged ends a session whose JWT-TOKEN refresh carried
 	// other subjects (Ditto's gateway:websocket.session.closed).
 	reasonContextChanged = closeReason{label: "jwt", code: websocket.ClosePolicyViolation,
-		text: "The websocket session was closed because the authorization context changed: changing it for an established session isn't supported."}
+		text: "The websocket session was closed: its authorization context changed (gateway:websocket.session.closed)."}
 )
 
 // reasonTokenInvalid ends a session whose JWT-TOKEN refresh did not verify.
 func reasonTokenInvalid(err error) closeReason {
-	return closeReason{label: "jwt", code: websocket.ClosePolicyViolation,
-		text: "The websocket session was closed because the refreshed JWT is not valid: " + protocol.AsError(err).Message, err: err}
+	text := "The websocket session was closed: the refreshed JWT is not valid: " + protocol.AsError(err).Message
+	return closeReason{label: "jwt", code: websocket.ClosePolicyViolation, text: truncateCloseText(text), err: err}
+}
+
+// maxCloseText is the longest close reason a close frame carries: 125 bytes
+// of control frame payload less the 2-byte code.
+const maxCloseText = 123
+
+// truncateCloseText cuts text to maxCloseText bytes on a rune boundary.
+func truncateCloseText(text string) string {
+	if len(text) <= maxCloseText {
+		return text
+	}
+	cut := maxCloseText
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return text[:cut]
 }
 
 // session is one WebSocket connection of an authenticated caller.

@@ -80,7 +80,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	httpAuth, wsAuth, err := authenticators(ctx, cfg, log)
+	httpAuth, wsAuth, tokens, err := authenticators(ctx, cfg, log)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -95,7 +95,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
-	gw, err = gateway.New(gateway.Config{Twins: twins, Search: twins, Auth: wsAuth, Metrics: m, Logger: log.With("component", "gateway"),
+	gw, err = gateway.New(gateway.Config{Twins: twins, Search: twins, Auth: wsAuth, Tokens: tokens, Metrics: m, Logger: log.With("component", "gateway"),
 		QueueMessages: cfg.WebSocket.QueueMessages, QueueBytes: cfg.WebSocket.QueueBytes,
 		MaxMessageBytes: cfg.WebSocket.MaxMessageBytes, PingInterval: time.Duration(cfg.WebSocket.PingInterval)})
 	if err != nil {
@@ -119,7 +119,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 // authenticators builds the authentication chains of the two doors, in
 // Ditto's order: the pre-authenticated header, the JWT, then Basic users.
 // The WebSocket door also takes the JWT from the access_token parameter.
-func authenticators(ctx context.Context, cfg Config, log *slog.Logger) (httpAuth, wsAuth *auth.Chain, err error) {
+// tokens verifies the JWTs of sessions' JWT-TOKEN refreshes (nil without
+// issuers).
+func authenticators(ctx context.Context, cfg Config, log *slog.Logger) (httpAuth, wsAuth *auth.Chain, tokens gateway.TokenVerifier, err error) {
 	var basic *auth.BasicUsers
 	if len(cfg.Users) > 0 {
 		users := make(map[string]string, len(cfg.Users))
@@ -132,7 +134,7 @@ func authenticators(ctx context.Context, cfg Config, log *slog.Logger) (httpAuth
 	if len(cfg.PreAuthentication.TrustedProxies) > 0 {
 		prefixes, err := auth.ParsePrefixes(cfg.PreAuthentication.TrustedProxies)
 		if err != nil {
-			return nil, nil, fmt.Errorf("preAuthentication.trustedProxies: %w", err)
+			return nil, nil, nil, fmt.Errorf("preAuthentication.trustedProxies: %w", err)
 		}
 		pre = auth.NewPreAuthenticated(prefixes)
 	}
@@ -147,14 +149,15 @@ func authenticators(ctx context.Context, cfg Config, log *slog.Logger) (httpAuth
 		oidc, err := auth.NewOIDC(ctx, issuers, auth.OIDCOptions{Logger: log.With("component", "oidc"),
 			DiscoveryTimeout: time.Duration(cfg.OIDC.DiscoveryTimeout)})
 		if err != nil {
-			return nil, nil, fmt.Errorf("oidc: %w", err)
+			return nil, nil, nil, fmt.Errorf("oidc: %w", err)
 		}
+		tokens = oidc
 		httpChain = append(httpChain, oidc)
 		wsChain = append(wsChain, oidc.WebSocket())
 	}
 	httpChain = append(httpChain, optional(basic))
 	wsChain = append(wsChain, optional(basic))
-	return auth.NewChain(httpChain...), auth.NewChain(wsChain...), nil
+	return auth.NewChain(httpChain...), auth.NewChain(wsChain...), tokens, nil
 }
 
 // optional turns a nil pointer into a nil interface, which a chain leaves out.
