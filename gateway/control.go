@@ -31,12 +31,42 @@ var controlWords = [][]byte{
 	[]byte(jwtToken),
 }
 
-// The acknowledgements are shared by every session: queued bytes are never
-// changed.
-var (
-	ackStartEvents = []byte(startSendEvents + ":ACK")
-	ackStopEvents  = []byte(stopSendEvents + ":ACK")
+// stream is one of the independent subscriptions of a session (SPEC.md §8):
+// twin events, live messages, live commands, live events.
+type stream int
+
+const (
+	streamEvents stream = iota
+	streamMessages
+	streamLiveCommands
+	streamLiveEvents
+	numStreams
 )
+
+// streamControl is what a START or STOP word does.
+type streamControl struct {
+	stream stream
+	start  bool
+	ack    []byte // shared by every session: queued bytes are never changed
+}
+
+// streamControls are the START/STOP words; Ditto ACKs each with ":ACK".
+var streamControls = func() map[string]streamControl {
+	m := map[string]streamControl{}
+	for _, w := range []struct {
+		start, stop string
+		stream      stream
+	}{
+		{startSendEvents, stopSendEvents, streamEvents},
+		{startSendMessages, stopSendMessages, streamMessages},
+		{startSendLiveCommands, stopSendLiveCommands, streamLiveCommands},
+		{startSendLiveEvents, stopSendLiveEvents, streamLiveEvents},
+	} {
+		m[w.start] = streamControl{stream: w.stream, start: true, ack: []byte(w.start + ":ACK")}
+		m[w.stop] = streamControl{stream: w.stream, ack: []byte(w.stop + ":ACK")}
+	}
+	return m
+}()
 
 // Event stream parameters.
 const (
@@ -103,29 +133,32 @@ func (s *session) handleControl(word, text string) {
 	if cid := params[paramCorrelationID]; cid != "" {
 		headers[protocol.HeaderCorrelationID] = cid
 	}
-	switch word {
-	case startSendEvents:
-		sub, err := newSubscriber(s, params)
-		if err != nil {
-			// An invalid filter or extraFields: error, no ACK, and the
-			// earlier subscription (if any) stays as it was.
-			s.controlError(protocol.AsError(err), headers)
-			return
-		}
-		// Re-sending START replaces the subscription. It is in place before
-		// the ACK is queued, so no event published after the client saw the
-		// ACK is missed.
-		s.g.hub.subscribe(sub)
-		s.send(ackStartEvents)
-	case stopSendEvents:
-		s.g.hub.unsubscribe(s) // also when not started: STOP always ACKs
-		s.send(ackStopEvents)
-	case jwtToken:
+	if word == jwtToken {
 		s.refreshToken(params[paramJWTToken], headers)
-	default:
-		// Messages, live commands and live events come later.
-		s.controlError(protocol.Errorf(protocol.CodeSignalUnsupported, "%s is not supported yet.", word), headers)
+		return
 	}
+	ctl := streamControls[word]
+	if !s.g.streamSupported(ctl.stream) {
+		s.controlError(protocol.Errorf(protocol.CodeSignalUnsupported, "%s is not supported yet.", word), headers)
+		return
+	}
+	if !ctl.start {
+		s.g.hubs[ctl.stream].unsubscribe(s) // also when not started: STOP always ACKs
+		s.send(ctl.ack)
+		return
+	}
+	sub, err := newSubscriber(s, params)
+	if err != nil {
+		// An invalid filter or extraFields: error, no ACK, and the earlier
+		// subscription (if any) stays as it was.
+		s.controlError(protocol.AsError(err), headers)
+		return
+	}
+	// Re-sending START replaces the subscription. It is in place before the
+	// ACK is queued, so no signal published after the client saw the ACK is
+	// missed.
+	s.g.hubs[ctl.stream].subscribe(sub)
+	s.send(ctl.ack)
 }
 
 // controlError answers a control command with an error envelope of the

@@ -6,9 +6,11 @@
 // Each upgraded connection becomes a session (see session), run by its own
 // read and write goroutines, with its own bounded outbound queue (see
 // outQueue) that the write loop drains in batches, one system call per batch
-// (see batchConn); the hub (see hub) keeps the sessions
-// that sent START-SEND-EVENTS in a copy-on-write snapshot, so Publish takes
-// no lock per event and never blocks on a session. A session that cannot keep
+// (see batchConn); one hub per stream (see hub and stream) keeps the
+// sessions that started it (START-SEND-EVENTS, …) in a copy-on-write
+// snapshot, so Publish takes no lock per event and never blocks on a
+// session. Events reach only the sessions the thing's policy lets read them,
+// pruned to what each may read (see eventView). A session that cannot keep
 // up is closed with a clear reason instead of slowing the others down.
 //
 // Locks: Gateway.mu (sessions), hub.mu (subscription changes), each
@@ -164,8 +166,9 @@ type Gateway struct {
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	upgrader websocket.Upgrader
-	hub      hub
-	ids      atomic.Uint64 // session ids, for logs
+	// hubs are the subscribers of each stream.
+	hubs [numStreams]hub
+	ids  atomic.Uint64 // session ids, for logs
 
 	mu       sync.Mutex // guards sessions and closing
 	sessions map[*session]struct{}
@@ -294,7 +297,7 @@ func (g *Gateway) register(s *session) (closing bool) {
 // unregister forgets s once both of its goroutines and its close handshake
 // ended.
 func (g *Gateway) unregister(s *session) {
-	g.hub.unsubscribe(s)
+	g.unsubscribeAll(s)
 	g.mu.Lock()
 	delete(g.sessions, s)
 	g.mu.Unlock()

@@ -71,7 +71,7 @@ func (h *hub) unsubscribe(s *session) {
 //
 // Publish implements twin.EventSink.
 func (g *Gateway) Publish(ev twin.Event) {
-	subs := g.hub.snapshot()
+	subs := g.hubs[streamEvents].snapshot()
 	if len(subs) == 0 || (ev.Policy == nil && !ev.Unenforced) {
 		// Without a policy nobody may read the thing.
 		return
@@ -123,4 +123,17 @@ func encodedSize(env *protocol.Envelope) int {
 		n += len(k) + len(v) + 6
 	}
 	return n
+}
+
+// unsubscribeAll ends every stream of s.
+func (g *Gateway) unsubscribeAll(s *session) {
+	for i := range g.hubs {
+		g.hubs[i].unsubscribe(s)
+	}
+}
+
+// streamSupported tells whether the gateway delivers a stream; the live
+// streams need live routing.
+func (g *Gateway) streamSupported(st stream) bool {
+	return st == streamEvents
 }

@@ -211,7 +211,7 @@ func (s *session) isClosing() bool { return s.closed.Load() }
 // and closes the connection; then it counts and logs the close.
 func (s *session) handshake(r closeReason) {
 	defer close(s.closeDone)
-	s.g.hub.unsubscribe(s)
+	s.g.unsubscribeAll(s)
 	if r.code != 0 {
 		// The write loop may hold the connection for up to WriteTimeout
 		// finishing the frame in flight; the close frame gets the same bound.
