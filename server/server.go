@@ -17,6 +17,7 @@ import (
 	"github.com/twinway/twinway/auth"
 	"github.com/twinway/twinway/gateway"
 	"github.com/twinway/twinway/metrics"
+	"github.com/twinway/twinway/policies"
 	"github.com/twinway/twinway/twin"
 	"github.com/twinway/twinway/twin/mongostore"
 	"github.com/twinway/twinway/twin/sqlitestore"
@@ -35,6 +36,7 @@ type Server struct {
 type store interface {
 	twin.Store
 	twin.Searcher
+	twin.PolicyStore
 }
 
 // openStore opens the MongoDB store when a URI is configured, else the
@@ -89,13 +91,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	// The handler publishes events to the gateway, and the gateway sends
 	// commands to the handler: the sink closes over gw, set just below.
 	var gw *gateway.Gateway
-	twins, err := twin.New(twin.Config{Store: store, Logger: log.With("component", "twin"), MaxThingBytes: cfg.MaxThingBytes,
+	pols, err := policies.New(policies.Config{Store: store, Logger: log.With("component", "policies")})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	twins, err := twin.New(twin.Config{Store: store, Policies: pols, Logger: log.With("component", "twin"), MaxThingBytes: cfg.MaxThingBytes,
 		Events: twin.EventSinkFunc(func(ev twin.Event) { gw.Publish(ev) })})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	gw, err = gateway.New(gateway.Config{Twins: twins, Search: twins, Auth: wsAuth, Tokens: tokens, Metrics: m, Logger: log.With("component", "gateway"),
+	commands := commandRouter{things: twins, policies: pols}
+	gw, err = gateway.New(gateway.Config{Twins: commands, Search: twins, Auth: wsAuth, Tokens: tokens, Metrics: m, Logger: log.With("component", "gateway"),
 		QueueMessages: cfg.WebSocket.QueueMessages, QueueBytes: cfg.WebSocket.QueueBytes,
 		MaxMessageBytes: cfg.WebSocket.MaxMessageBytes, PingInterval: time.Duration(cfg.WebSocket.PingInterval)})
 	if err != nil {

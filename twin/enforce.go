@@ -238,19 +238,6 @@ func (h *Handler) authorizeWrite(ctx context.Context, cmd command, st state, val
 	return enf, nil
 }
 
-// enforcerOrNil is the compiled policy id for deciding who reads an event;
-// nil (nobody) when it cannot be had.
-func (h *Handler) enforcerOrNil(ctx context.Context, id string) *policy.Enforcer {
-	if h.policies == nil {
-		return nil
-	}
-	enf, err := h.policies.Enforcer(ctx, id)
-	if err != nil {
-		return nil
-	}
-	return enf
-}
-
 // rollbackPolicy deletes the policy a failed thing creation created, as
 // Ditto does.
 func (h *Handler) rollbackPolicy(ctx context.Context, id string) {

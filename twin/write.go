@@ -116,10 +116,10 @@ func (h *Handler) write(ctx context.Context, cmd command, apply applyFunc) (prot
 				h.rollbackPolicy(ctx, createdPolicy)
 				return protocol.Envelope{}, err
 			}
-		case rec.PolicyID != st.rec.PolicyID:
-			// Readers of the event are those of the thing's new policy.
-			enf = h.enforcerOrNil(ctx, rec.PolicyID)
 		}
+		// A change of the thing's policy id is told to the readers of the
+		// policy that allowed it, as Ditto does; later events follow the
+		// new policy.
 		err = h.store.Put(ctx, rec, st.rec.Revision)
 		if err != nil {
 			h.rollbackPolicy(ctx, createdPolicy)
