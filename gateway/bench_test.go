@@ -28,7 +28,7 @@ func BenchmarkFanout(b *testing.B) {
 			sessions := make([]*session, n)
 			for i := range sessions {
 				s := &session{g: g, queue: newOutQueue(g.cfg.QueueMessages, g.cfg.QueueBytes)}
-				g.hubs[streamEvents].subscribe(subscriber{s: s})
+				g.hubs[streamEvents].subscribe(subscriber{r: s})
 				sessions[i] = s
 			}
 			ev := event("org.example", "bench-thing", 42, `{"temperature":21.5,"humidity":40,"location":{"lat":47.68,"lon":9.38}}`)
@@ -150,7 +150,7 @@ func BenchmarkFanoutPolicies(b *testing.B) {
 			for i := range sessions {
 				s := &session{g: g, queue: newOutQueue(g.cfg.QueueMessages, g.cfg.QueueBytes)}
 				subjects := []string{fmt.Sprintf("nginx:u%d", i%subjectsN)}
-				g.hubs[streamEvents].subscribe(subscriber{s: s, subjects: subjects})
+				g.hubs[streamEvents].subscribe(subscriber{r: s, subjects: subjects})
 				sessions[i] = s
 			}
 			ev := event("org.example", "bench-thing", 42, value)

@@ -34,7 +34,7 @@ func (h *hub) subscribe(sub subscriber) {
 	old := h.snapshot()
 	next := make([]subscriber, 0, len(old)+1)
 	for _, o := range old {
-		if o.s != sub.s {
+		if o.r != sub.r {
 			next = append(next, o)
 		}
 	}
@@ -42,13 +42,13 @@ func (h *hub) subscribe(sub subscriber) {
 	h.subs.Store(&next)
 }
 
-// unsubscribe removes s; removing an absent session changes nothing.
-func (h *hub) unsubscribe(s *session) {
+// unsubscribe removes r; removing an absent receiver changes nothing.
+func (h *hub) unsubscribe(r receiver) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	old := h.snapshot()
 	i := 0
-	for i < len(old) && old[i].s != s {
+	for i < len(old) && old[i].r != r {
 		i++
 	}
 	if i == len(old) {
@@ -98,14 +98,11 @@ func (g *Gateway) Publish(ev twin.Event) {
 		if d.unreadable || (sub.filter != nil && !view.matches(sub.filter, d)) {
 			continue
 		}
-		switch sub.s.queue.push(d.encoded(&ev)) {
+		switch sub.r.push(d.encoded(&ev)) {
 		case pushed:
 			delivered++
 		case pushFull:
-			// Close rather than drop: a session that silently misses events
-			// holds a wrong twin state without knowing it, while a closed
-			// session reconnects and resynchronises. Ditto's clients do so.
-			sub.s.close(reasonSlow)
+			sub.r.closeSlow()
 		case pushClosed:
 			// The session is going away; nothing to deliver to.
 		}
@@ -125,10 +122,10 @@ func encodedSize(env *protocol.Envelope) int {
 	return n
 }
 
-// unsubscribeAll ends every stream of s.
-func (g *Gateway) unsubscribeAll(s *session) {
+// unsubscribeAll ends every stream of r.
+func (g *Gateway) unsubscribeAll(r receiver) {
 	for i := range g.hubs {
-		g.hubs[i].unsubscribe(s)
+		g.hubs[i].unsubscribe(r)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 // subscriber is a session that started events, with its filter, compiled
 // once at START. Entries are immutable: a new START replaces the entry.
 type subscriber struct {
-	s *session
+	r receiver
 	// subjects are the session's, fixed for its life (a JWT-TOKEN refresh
 	// must keep them): whose policy view the session gets.
 	subjects   []string
@@ -33,9 +33,33 @@ type extraSelection struct {
 // Ditto's ThingFieldSelector allows.
 var extraFieldRoots = regexp.MustCompile(`^(thingId|policyId|definition|_namespace|_revision|_created|_modified|_metadata|_policy|_context|features|attributes)$`)
 
-// newSubscriber parses a START-SEND-EVENTS's parameters.
+// receiver is where a subscription's signals go (STYLE.md: one transport
+// seam): a WebSocket session, or a Server-Sent Events stream. Both are
+// comparable pointers, which identify the subscription in its hub.
+type receiver interface {
+	// push queues one encoded signal; it never blocks.
+	push(data []byte) pushResult
+	// closeSlow ends a receiver whose queue overflowed; it never blocks.
+	closeSlow()
+}
+
+// push implements receiver.
+func (s *session) push(data []byte) pushResult { return s.queue.push(data) }
+
+// closeSlow implements receiver: rather than drop, close. A session that
+// silently misses events holds a wrong twin state without knowing it, while
+// a closed session reconnects and resynchronises; Ditto's clients do so.
+func (s *session) closeSlow() { s.close(reasonSlow) }
+
+// newSubscriber parses the parameters of a START-SEND-… of session s.
 func newSubscriber(s *session, params map[string]string) (subscriber, error) {
-	sub := subscriber{s: s, subjects: s.who.Subjects, namespaces: splitList(params[paramNamespaces])}
+	return parseSubscription(s, s.who.Subjects, params)
+}
+
+// parseSubscription builds the subscription of r, a receiver of subjects,
+// from its parameters (namespaces, filter, extraFields).
+func parseSubscription(r receiver, subjects []string, params map[string]string) (subscriber, error) {
+	sub := subscriber{r: r, subjects: subjects, namespaces: splitList(params[paramNamespaces])}
 	if text := params[paramFilter]; text != "" {
 		filter, err := rql.ParseFilter(text)
 		if err != nil {
