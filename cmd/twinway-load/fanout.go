@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +23,13 @@ func fanout(ctx context.Context, o options, name string) (result, error) {
 	if err := seed(o, o.writers); err != nil {
 		return result{}, fmt.Errorf("seeding things: %w", err)
 	}
+	if o.views > 0 {
+		for w := 0; w < o.writers; w++ {
+			if err := putViewerPolicy(o, w); err != nil {
+				return result{}, fmt.Errorf("policy of thing %d: %w", w, err)
+			}
+		}
+	}
 	subs := make([]*websocket.Conn, 0, o.subscribers)
 	defer func() {
 		for _, c := range subs {
@@ -27,7 +37,13 @@ func fanout(ctx context.Context, o options, name string) (result, error) {
 		}
 	}()
 	for i := 0; i < o.subscribers; i++ {
-		c, err := dial(context.Background(), o)
+		dialSubscriber := dial
+		if o.views > 0 {
+			dialSubscriber = func(ctx context.Context, o options) (*websocket.Conn, error) {
+				return dialAs(ctx, o, viewer(i%o.views))
+			}
+		}
+		c, err := dialSubscriber(context.Background(), o)
 		if err != nil {
 			return result{}, fmt.Errorf("subscriber %d: %w", i, err)
 		}
@@ -125,6 +141,9 @@ func fanout(ctx context.Context, o options, name string) (result, error) {
 	r.GatewayCPU, r.LoadCPU = gwCPU, lgCPU
 	r.Note = fmt.Sprintf("deliveries/s to %d sessions; %d writes/s by %d writers; latency write→event (1 in 16 sampled)",
 		o.subscribers, int(float64(writes.Load())/elapsed.Seconds()), o.writers)
+	if o.views > 0 {
+		r.Note += fmt.Sprintf("; sessions split over %d policy views", o.views)
+	}
 	return r, nil
 }
 
@@ -143,4 +162,34 @@ func sentAt(event []byte) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(string(rest[:end]), 10, 64)
 	return n, err == nil
+}
+
+// viewer is the subject of the k-th viewer of the views option.
+func viewer(k int) string { return fmt.Sprintf("nginx:viewer%d", k) }
+
+// putViewerPolicy replaces the policy of writer thing w (its implicit policy,
+// whose id is the thing's): -user keeps everything; viewer k may read the
+// thing but attributes/hidden<k>, so that the viewers hold o.views different
+// views of every event, each pruned and encoded on its own.
+func putViewerPolicy(o options, w int) error {
+	entries := []string{fmt.Sprintf(`"owner":{"subjects":{"nginx:%s":{"type":"load"}},"resources":{`+
+		`"thing:/":{"grant":["READ","WRITE"],"revoke":[]},"policy:/":{"grant":["READ","WRITE"],"revoke":[]}}}`, o.user)}
+	for k := 0; k < o.views; k++ {
+		entries = append(entries, fmt.Sprintf(`"viewer%d":{"subjects":{"%s":{"type":"load"}},"resources":{`+
+			`"thing:/":{"grant":["READ"],"revoke":[]},"thing:/attributes/hidden%d":{"grant":[],"revoke":["READ"]}}}`, k, viewer(k), k))
+	}
+	body := `{"entries":{` + strings.Join(entries, ",") + `}}`
+	req, _ := http.NewRequest(http.MethodPut, "http://"+o.addr+"/api/2/policies/"+thingID(o, w), strings.NewReader(body))
+	req.SetBasicAuth(o.user, o.password)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("PUT policy: %s %s", resp.Status, msg)
+	}
+	return nil
 }

@@ -51,6 +51,7 @@ type options struct {
 	namespace            string
 	acks                 bool
 	subscribers, writers int
+	views                int
 	sessions             int
 	hold                 time.Duration
 	things               int
@@ -110,6 +111,7 @@ func main() {
 	flag.BoolVar(&o.acks, "acks", false, "modify: request the twin-persisted acknowledgement")
 	flag.IntVar(&o.subscribers, "subscribers", 1000, "fanout: sessions receiving events")
 	flag.IntVar(&o.writers, "writers", 4, "fanout: connections writing")
+	flag.IntVar(&o.views, "views", 0, "fanout: give the things a policy with this many viewer subjects, each denied a different part, and split the subscribers over them (sessions authenticate with x-ditto-pre-authenticated: the gateway must trust 127.0.0.1 as a proxy); 0: every subscriber is -user")
 	flag.IntVar(&o.sessions, "sessions", 10000, "idle: sessions to open")
 	flag.DurationVar(&o.hold, "hold", 0, "idle: keep the sessions open this long after measuring (for profiling)")
 	flag.IntVar(&o.things, "things", 0, "read, search: things to seed and read (default: -conns)")

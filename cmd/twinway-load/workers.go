@@ -24,6 +24,12 @@ func dial(ctx context.Context, o options) (*websocket.Conn, error) {
 	return conn, err
 }
 
+// dialAs opens a session as subject, pre-authenticated as by a trusted proxy.
+func dialAs(ctx context.Context, o options, subject string) (*websocket.Conn, error) {
+	conn, _, err := websocket.DefaultDialer.DialContext(ctx, "ws://"+o.addr+"/ws/2", http.Header{"x-ditto-pre-authenticated": {subject}})
+	return conn, err
+}
+
 func basicAuth(o options) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(o.user+":"+o.password))
 }
