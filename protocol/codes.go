@@ -223,4 +223,93 @@ var catalogue = map[string]errorKind{
 	CodeFeaturePropertyNotModifiable:          {403, "Check if the ID of the Thing, the Feature ID and the key of your requested property was correct and you have sufficient permissions."},
 	CodeFeatureDesiredPropertiesNotModifiable: {403, "Check if the ID of the Thing and the Feature ID was correct and you have sufficient permissions."},
 	CodeFeatureDesiredPropertyNotModifiable:   {403, "Check if the ID of the Thing, the Feature ID and the key of your requested desired property was correct and you have sufficient permissions."},
+
+	// The policies handler (policies/): Ditto's PolicyCommandEnforcement,
+	// the policy command strategies and their exceptions.
+	CodePolicyNotFound:                {404, "Check if the ID of your requested Policy was correct and you have sufficient permissions."},
+	CodePolicyConflict:                {409, "Choose another Policy ID"},
+	CodePolicyNotModifiable:           {403, "Check if the ID of your requested Policy was correct and you have sufficient permissions."},
+	CodePolicyUnavailable:             {503, "The requested Policy is temporarily not available, please retry the performed action in order to improve resiliency."},
+	CodePolicyPreconditionFailed:      {412, "The comparison of the provided precondition header with the current ETag value of the requested Policy resource evaluated to false. Check the value of your conditional header value."},
+	CodePolicyPreconditionNotModified: {304, "The comparison of the provided precondition header 'if-none-match' with the current ETag value of the requested Policy resource evaluated to false. Check the value of your conditional header value."},
+	CodePolicyEntryNotFound:           {404, "Check if the ID of the Policy and the Label of your requested PolicyEntry was correct and you have sufficient permissions."},
+	CodePolicyEntryNotModifiable:      {403, "Check if the ID of the Policy and the Label of your requested PolicyEntry was correct and you have sufficient permissions."},
+	CodePolicySubjectNotFound:         {404, "Check if the ID of the Policy, the Label of the PolicyEntry and ID of your requested Subject was correct and you have sufficient permissions."},
+	CodePolicySubjectNotModifiable:    {403, "Check if the ID of the Policy, the Label of the PolicyEntry and ID of your requested Subject was correct and you have sufficient permissions."},
+	CodePolicySubjectsNotFound:        {404, "Check if the ID of the Policy and the Label of the PolicyEntry was correct and you have sufficient permissions."},
+	CodePolicySubjectsNotModifiable:   {403, "Check if the ID of the Policy and the PolicyEntry's Label of your requested Subjects was correct and you have sufficient permissions."},
+	CodePolicyResourceNotFound:        {404, "Check if the ID of the Policy, the Label of the PolicyEntry and the path of your requested Resource was correct and you have sufficient permissions."},
+	CodePolicyResourceNotModifiable:   {403, "Check if the ID of the Policy, the Label of the PolicyEntry and the path of your requested Resource was correct and you have sufficient permissions."},
+	CodePolicyResourcesNotFound:       {404, "Check if the ID of the Policy and the Label of the PolicyEntry was correct and you have sufficient permissions."},
+	CodePolicyResourcesNotModifiable:  {403, "Check if the ID of the Policy and the PolicyEntry's Label of your requested Resources was correct and you have sufficient permissions."},
+	CodePolicyImportNotFound:          {404, "Check if the ID of the Policy and the imported Policy was correct and you have sufficient permissions."},
+	CodePolicyImportNotModifiable:     {403, "Check if the ID of your requested Policy and imported Policy was correct and you have sufficient permissions."},
+	CodePolicyImportsNotFound:         {404, "Check if the ID of the Policy was correct and you have sufficient permissions."},
+	CodePolicyImportsNotModifiable:    {403, "Check if the ID of your requested Policy was correct and you have sufficient permissions."},
+	CodePolicyEntryReferenceConflict:  {409, "Remove the local entry references first before deleting the referenced entry."},
+	CodePolicyImportReferenceConflict: {409, "Remove the entry references first before deleting the import."},
+	CodePolicyViewInvalid:             {400, "Use 'original' (or omit) for the stored policy, or 'resolved' for the merged view."},
+	CodePolicyActionFailed:            {500, "Please contact the service team."},
+
+	// Acknowledgements, live commands and messages (ack/, live/): Ditto's
+	// acknowledgement, command-timeout and message exceptions.
+	CodeAckLabelInvalid:           {400, "An acknowledgement label must conform to the regular expression of Ditto documentation."},
+	CodeAckLabelNotDeclared:       {400, "Each connection may only send acknowledgements whose label matches one declared for the connection."},
+	CodeAckLabelNotUnique:         {409, "Please ensure all other subscribers with the declared acknowledgement labels are offline."},
+	CodeAckLabelForbidden:         {400, "Make sure to not issue an Ditto internal Acknowledgement label."},
+	CodeAckCorrelationIDMissing:   {400, "Please provide the mandatory header 'correlation-id' as part of your acknowledgement"},
+	CodeAckDuplicateCorrelationID: {409, "Please provide unique correlation-ids when requesting acknowledgements, at least unique within at least several minutes."},
+	CodeAckRequestTimeout:         {408, "Try increasing the timeout and make sure that the requested acknowledgement is sent back in time."},
+	CodeCommandTimeout:            {408, "Try increasing the command timeout."},
+	CodeMessageSubjectInvalid:     {400, "It must not be empty and conform to RFC-3986 (URI) - check here if it does (select 'path' in the list): http://www.websitedev.de/temp/rfc3986-check.html.gz"},
+	CodeMessageFeatureIDInvalid:   {400, "Please ensure that you added the feature ID to the Message and that this feature ID matches the one from the wrapping MessageCommand."},
+	CodeMessageSendNotAllowed:     {403, "Please make sure that the Thing exists and that you have WRITE permissions on the message resource in the policy of the Thing."},
+	CodeEventSendNotAllowed:       {403, "Please make sure that the Thing exists and that you have WRITE permissions on the message resource in the policy of the Thing."},
 }
+
+// Codes of the policies handler (policies/, SPEC.md §11.6): Ditto's policy
+// command exceptions (policies model, signals/commands/exceptions).
+// CodePolicyNotFound is declared with the policy model codes above.
+const (
+	CodePolicyConflict                = "policies:policy.conflict"
+	CodePolicyNotModifiable           = "policies:policy.notmodifiable"
+	CodePolicyUnavailable             = "policies:policy.unavailable"
+	CodePolicyPreconditionFailed      = "policies:precondition.failed"
+	CodePolicyPreconditionNotModified = "policies:precondition.notmodified"
+	CodePolicyEntryNotFound           = "policies:entry.notfound"
+	CodePolicyEntryNotModifiable      = "policies:entry.notmodifiable"
+	CodePolicySubjectNotFound         = "policies:subject.notfound"
+	CodePolicySubjectNotModifiable    = "policies:subject.notmodifiable"
+	CodePolicySubjectsNotFound        = "policies:subjects.notfound"
+	CodePolicySubjectsNotModifiable   = "policies:subjects.notmodifiable"
+	CodePolicyResourceNotFound        = "policies:resource.notfound"
+	CodePolicyResourceNotModifiable   = "policies:resource.notmodifiable"
+	CodePolicyResourcesNotFound       = "policies:resources.notfound"
+	CodePolicyResourcesNotModifiable  = "policies:resources.notmodifiable"
+	CodePolicyImportNotFound          = "policies:import.notfound"
+	CodePolicyImportNotModifiable     = "policies:import.notmodifiable"
+	CodePolicyImportsNotFound         = "policies:imports.notfound"
+	CodePolicyImportsNotModifiable    = "policies:imports.notmodifiable"
+	CodePolicyEntryReferenceConflict  = "policies:entry.referenceconflict"
+	CodePolicyImportReferenceConflict = "policies:import.referenceconflict"
+	CodePolicyViewInvalid             = "policies:view.invalid"
+	CodePolicyActionFailed            = "policies:action.failed"
+)
+
+// Codes of acknowledgements (ack/, SPEC.md §6) and the live channel (live/,
+// SPEC.md §7): Ditto's AcknowledgementException family, CommandTimeoutException
+// and the messages model's exceptions.
+const (
+	CodeAckLabelInvalid           = "acknowledgement:label.invalid"
+	CodeAckLabelNotDeclared       = "acknowledgement:label.not.declared"
+	CodeAckLabelNotUnique         = "acknowledgement:label.not.unique"
+	CodeAckLabelForbidden         = "acknowledgement:ditto.acklabel.forbidden"
+	CodeAckCorrelationIDMissing   = "acknowledgement:correlation-id.missing"
+	CodeAckDuplicateCorrelationID = "acknowledgement:request.duplicate.correlation-id"
+	CodeAckRequestTimeout         = "acknowledgement:request.timeout"
+	CodeCommandTimeout            = "command.timeout"
+	CodeMessageSubjectInvalid     = "messages:subject.invalid"
+	CodeMessageFeatureIDInvalid   = "messages:featureid.invalid"
+	CodeMessageSendNotAllowed     = "messages:send.notallowed"
+	CodeEventSendNotAllowed       = "things:event.notallowed"
+)
