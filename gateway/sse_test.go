@@ -1,0 +1,591 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twinway/twinway/auth"
+	"github.com/twinway/twinway/auth/policy"
+	"github.com/twinway/twinway/protocol"
+	"github.com/twinway/twinway/twin"
+)
+
+// sseServer serves ServeSSE over HTTP for the tests: the query carries the
+// SSERequest (ids, path, namespaces, filter, fields, extraFields) and the
+// caller's subjects (subjects=a,b; default nginx:ditto). Every return of
+// ServeSSE is reported on returned.
+type sseServer struct {
+	srv      *httptest.Server
+	returned chan struct{}
+}
+
+func newSSEServer(t *testing.T, tg *testGateway) *sseServer {
+	t.Helper()
+	ss := &sseServer{returned: make(chan struct{}, 64)}
+	ss.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		who := auth.Context{Subjects: []string{"nginx:" + testUser}}
+		if s := q.Get("subjects"); s != "" {
+			who.Subjects = strings.Split(s, ",")
+		}
+		req := SSERequest{ThingIDs: q.Get("ids"), Path: q.Get("path"), Namespaces: q.Get("namespaces"),
+			Filter: q.Get("filter"), Fields: q.Get("fields"), ExtraFields: q.Get("extraFields")}
+		if err := tg.g.ServeSSE(w, r, who, req); err != nil {
+			writeError(w, protocol.AsError(err))
+		}
+		ss.returned <- struct{}{}
+	}))
+	// The gateway's streams end before the server waits for its requests.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), frameWait)
+		defer cancel()
+		if err := tg.g.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		ss.srv.Close()
+	})
+	return ss
+}
+
+// sseClient reads one stream; a goroutine sends its events' data to events
+// ("" for a heartbeat) and closes it at the end of the stream.
+type sseClient struct {
+	resp   *http.Response
+	events chan string
+}
+
+// open starts a stream with the query; it fails the test unless the answer
+// is a 200 stream.
+func (ss *sseServer) open(t *testing.T, query string) *sseClient {
+	t.Helper()
+	resp, err := http.Get(ss.srv.URL + "/?" + query)
+	if err != nil {
+		t.Fatalf("GET ?%s: %v", query, err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET ?%s: %d %s", query, resp.StatusCode, body)
+	}
+	c := &sseClient{resp: resp, events: make(chan string, 4096)}
+	go c.read()
+	return c
+}
+
+// read parses the stream: an event is its data lines, ended by a blank line.
+func (c *sseClient) read() {
+	defer close(c.events)
+	br := bufio.NewReader(c.resp.Body)
+	var data []string
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		line = strings.TrimSuffix(line, "\n")
+		switch {
+		case line == "":
+			c.events <- strings.Join(data, "\n")
+			data = data[:0]
+		case strings.HasPrefix(line, "data:"):
+			data = append(data, strings.TrimPrefix(line, "data:"))
+		default:
+			c.events <- "unexpected line: " + line
+		}
+	}
+}
+
+// next returns the next event's data, skipping heartbeats.
+func (c *sseClient) next(t *testing.T) string {
+	t.Helper()
+	deadline := time.After(frameWait)
+	for {
+		select {
+		case data, ok := <-c.events:
+			if !ok {
+				t.Fatal("the stream ended")
+			}
+			if data != "" {
+				return data
+			}
+		case <-deadline:
+			t.Fatal("no event")
+		}
+	}
+}
+
+// ended waits for the end of the stream and returns the events' data it
+// read until then, heartbeats left out.
+func (c *sseClient) ended(t *testing.T) []string {
+	t.Helper()
+	var got []string
+	deadline := time.After(frameWait)
+	for {
+		select {
+		case data, ok := <-c.events:
+			if !ok {
+				return got
+			}
+			if data != "" {
+				got = append(got, data)
+			}
+		case <-deadline:
+			t.Fatal("the stream did not end")
+		}
+	}
+}
+
+// openStreams counts the registered SSE streams.
+func (g *Gateway) openStreams() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.streams)
+}
+
+// closingStreams counts the registered SSE streams whose close started.
+func (g *Gateway) closingStreams() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for s := range g.streams {
+		if s.reason.Load() != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// thingEvent is an event of thing a:t with the action, path and value
+// (“ for none), and the thing after it.
+func thingEvent(rev int64, action, path, value string, thing map[string]any) twin.Event {
+	ev := event("a", "t", rev, value)
+	ev.Envelope.Topic = "a/t/things/twin/events/" + action
+	ev.Envelope.Path = path
+	if value == "" {
+		ev.Envelope.Value = nil
+	}
+	ev.Modified = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ev.Thing = thing
+	return ev
+}
+
+var sseThingAfter = map[string]any{"thingId": "a:t", "policyId": "a:t", "_namespace": "a", "_revision": json.Number("9"),
+	"_created": "2026-01-01T00:00:00Z", "_modified": "2026-01-02T03:04:05Z",
+	"attributes": map[string]any{"x": json.Number("1"), "room": "kitchen"}, "features": map[string]any{"lamp": map[string]any{}}}
+
+// TestSSEEventFormat: each change is one "data:" line holding the changed
+// part as a thing (Ditto's ThingsSseRouteBuilder), shaped by fields,
+// extraFields and the sub-path; changes a stream's selection leaves nothing
+// of are not sent.
+func TestSSEEventFormat(t *testing.T) {
+	tg := newTestGateway(t, nil)
+	ss := newSSEServer(t, tg)
+	// The thing of the marker event of the cases whose stream does not show
+	// a:t's changes.
+	markers := map[string]string{"extra fields filtered": "a:hall", "other thing": "a:other", "other namespace": "c:t"}
+	for _, tc := range []struct {
+		name, query  string
+		action, path string
+		value        string
+		want         string // "" when the change is not sent
+	}{
+		{"attribute", "", "modified", "/attributes/x", `1`, `{"attributes":{"x":1},"thingId":"a:t"}`},
+		{"special fields selected", "fields=thingId,_revision,_modified,_namespace,attributes/x", "modified", "/attributes/x", `1`,
+			`{"_modified":"2026-01-02T03:04:05Z","_namespace":"a","_revision":1,"attributes":{"x":1},"thingId":"a:t"}`},
+		{"created thing", "fields=thingId,policyId,_created", "created", "/", `{"thingId":"a:t","policyId":"a:t","attributes":{"x":1}}`,
+			`{"_created":"2026-01-01T00:00:00Z","policyId":"a:t","thingId":"a:t"}`},
+		{"selection misses the change", "fields=features", "modified", "/attributes/x", `1`, ""},
+		{"deleted", "", "deleted", "/attributes/x", ``, `{"thingId":"a:t"}`},
+		{"merged without nulls", "", "merged", "/attributes", `{"x":null,"y":{"z":null,"w":2}}`, `{"attributes":{"y":{"w":2}},"thingId":"a:t"}`},
+		{"merged null", "", "merged", "/attributes/x", `null`, `{"attributes":{"x":{}},"thingId":"a:t"}`},
+		{"context", "fields=thingId,_context", "modified", "/attributes/x", `1`,
+			`{"_context":{"headers":{"correlation-id":"ev-1"},"path":"/attributes/x","topic":"a/t/things/twin/events/modified","value":1},"thingId":"a:t"}`},
+		{"context parts", "fields=thingId,_context/topic", "modified", "/attributes/x", `1`,
+			`{"_context":{"topic":"a/t/things/twin/events/modified"},"thingId":"a:t"}`},
+		{"extra fields", "extraFields=attributes/room,_policy", "modified", "/attributes/x", `1`,
+			`{"attributes":{"room":"kitchen","x":1},"thingId":"a:t"}`},
+		{"extra fields filtered", "extraFields=attributes/room&filter=" + url.QueryEscape(`eq(attributes/room,"hall")`), "modified", "/attributes/x", `1`, ""},
+		{"filter on the change", "filter=" + url.QueryEscape(`eq(attributes/x,1)`), "modified", "/attributes/x", `1`, `{"attributes":{"x":1},"thingId":"a:t"}`},
+		{"sub-path", "ids=a:t&path=/attributes/x", "modified", "/attributes/x", `{"deep":[1,2]}`, `{"deep":[1,2]}`},
+		{"sub-path below the change", "ids=a:t&path=/attributes/x", "modified", "/attributes", `{"x":"v","y":2}`, `"v"`},
+		{"sub-path beside the change", "ids=a:t&path=/attributes/x", "modified", "/attributes/y", `2`, ""},
+		{"sub-path ignores fields", "ids=a:t&path=/attributes/x&fields=features", "modified", "/attributes/x", `3`, `3`},
+		{"other thing", "ids=a:other", "modified", "/attributes/x", `1`, ""},
+		{"other namespace", "namespaces=b,c", "modified", "/attributes/x", `1`, ""},
+		{"namespace", "namespaces=b,a", "modified", "/attributes/x", `1`, `{"attributes":{"x":1},"thingId":"a:t"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ss.open(t, tc.query)
+			tg.g.Publish(thingEvent(1, tc.action, tc.path, tc.value, sseThingAfter))
+			// A marker the stream shows follows: what comes first tells.
+			tg.g.Publish(markerEvent(markers[tc.name]))
+			got := c.next(t)
+			if tc.want == "" {
+				if !strings.Contains(got, "marker") {
+					t.Fatalf("got %s, want nothing before the marker", got)
+				}
+				return
+			}
+			if got != tc.want {
+				t.Fatalf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// markerEvent is a change of thing id ("" for a:t) that every format of
+// TestSSEEventFormat shows, with "marker" in it.
+func markerEvent(id string) twin.Event {
+	if id == "" {
+		id = "a:t"
+	}
+	ns, name, _ := strings.Cut(id, ":")
+	thing := map[string]any{"thingId": id, "attributes": map[string]any{"x": "marker", "room": "hall"}}
+	ev := event(ns, name, 2, `{"thingId":"`+id+`","attributes":{"x":"marker","room":"hall"},"features":{"marker":{}}}`)
+	ev.Envelope.Path = "/"
+	ev.Thing = thing
+	return ev
+}
+
+// TestSSEContextAlone: a selection of _context alone shows nothing, as in
+// Ditto, which drops a change whose selected thing fields are empty before
+// adding the _context.
+func TestSSEContextAlone(t *testing.T) {
+	tg := newTestGateway(t, nil)
+	ss := newSSEServer(t, tg)
+	c := ss.open(t, "fields=_context")
+	tg.g.Publish(thingEvent(1, "modified", "/attributes/x", `1`, nil))
+	select {
+	case data := <-c.events:
+		if data != "" {
+			t.Fatalf("got %s, want the heartbeat first", data)
+		}
+	case <-time.After(frameWait):
+		t.Fatal("no heartbeat")
+	}
+}
+
+// TestSSEStreamHeadersAndHeartbeat: the response is a 200 text/event-stream,
+// and an idle stream gets an empty event every second.
+func TestSSEStreamHeadersAndHeartbeat(t *testing.T) {
+	tg := newTestGateway(t, nil)
+	ss := newSSEServer(t, tg)
+	c := ss.open(t, "")
+	if ct := c.resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if !c.resp.Close {
+		t.Error("the connection is kept for reuse, want Connection: close")
+	}
+	start := time.Now()
+	select {
+	case data := <-c.events:
+		if data != "" {
+			t.Fatalf("got %q, want a heartbeat", data)
+		}
+	case <-time.After(frameWait):
+		t.Fatal("no heartbeat")
+	}
+	if waited := time.Since(start); waited < sseHeartbeat/2 {
+		t.Errorf("heartbeat after %v, want about %v", waited, sseHeartbeat)
+	}
+	tg.g.Publish(thingEvent(1, "modified", "/attributes/x", `1`, nil))
+	if got := c.next(t); got != `{"attributes":{"x":1},"thingId":"a:t"}` {
+		t.Errorf("event %s", got)
+	}
+	if n := metricValue(t, tg.metrics.SessionsOpen.WithLabelValues("sse")); n != 1 {
+		t.Errorf("open sse streams %v, want 1", n)
+	}
+}
+
+// TestSSEInvalidRequests: invalid parameters are Ditto errors, answered
+// before any stream starts.
+func TestSSEInvalidRequests(t *testing.T) {
+	tg := newTestGateway(t, nil)
+	ss := newSSEServer(t, tg)
+	for _, tc := range []struct{ query, code string }{
+		{"ids=a:t,no-namespace", protocol.CodeThingIDInvalid},
+		{"fields=colour", protocol.CodeFieldSelectionInvalid},
+		{"fields=thingId/x", protocol.CodeFieldSelectionInvalid},
+		{"fields=attributes(", protocol.CodeFieldSelectorInv},
+		{"extraFields=colour", protocol.CodeFieldSelectionInvalid},
+		{"filter=" + url.QueryEscape("eq(attributes/a,"), protocol.CodeRQLInvalid},
+		{"ids=a:t&path=/colour", protocol.CodeFieldSelectionInvalid},
+		{"ids=a:t&path=/inbox/messages/hello", protocol.CodeSignalUnsupported},
+	} {
+		resp, err := http.Get(ss.srv.URL + "/?" + tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var e protocol.Error
+		if err := json.Unmarshal(body, &e); err != nil || e.Code != tc.code || resp.StatusCode != e.Status || e.Status != 400 {
+			t.Errorf("%s: %d %s, want 400 %s", tc.query, resp.StatusCode, body, tc.code)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s: Content-Type %q", tc.query, ct)
+		}
+	}
+	if n := tg.g.openStreams(); n != 0 {
+		t.Errorf("%d streams registered", n)
+	}
+}
+
+// ssePolicy gives nginx:all READ on the thing, nginx:part READ on the thing
+// but attributes/secret, nginx:lamps READ on the features only; nginx:none
+// nothing.
+func ssePolicy(t *testing.T) *policy.Enforcer {
+	t.Helper()
+	p, err := policy.Parse("a:p", []byte(`{"entries":{
+		"all":{"subjects":{"nginx:all":{"type":"t"}},"resources":{"thing:/":{"grant":["READ"],"revoke":[]}}},
+		"part":{"subjects":{"nginx:part":{"type":"t"}},"resources":{"thing:/":{"grant":["READ"],"revoke":[]},
+			"thing:/attributes/secret":{"grant":[],"revoke":["READ"]}}},
+		"lamps":{"subjects":{"nginx:lamps":{"type":"t"}},"resources":{"thing:/features":{"grant":["READ"],"revoke":[]}}},
+		"admin":{"subjects":{"nginx:none":{"type":"t"}},"resources":{"policy:/":{"grant":["READ","WRITE"],"revoke":[]}}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return policy.Compile(p, time.Now())
+}
+
+// TestSSEPrunedByPolicy: streams get exactly what WebSocket sessions of the
+// same subjects get: the change pruned to what they may read (extras too),
+// nothing when they may read none of it.
+func TestSSEPrunedByPolicy(t *testing.T) {
+	tg := newTestGateway(t, nil)
+	ss := newSSEServer(t, tg)
+	streams := map[string]*sseClient{}
+	for _, who := range []string{"all", "part", "lamps", "none"} {
+		streams[who] = ss.open(t, "subjects=nginx:"+who+"&extraFields=attributes")
+	}
+	enf := ssePolicy(t)
+	publish := func(rev int64, path, value string) {
+		ev := thingEvent(rev, "modified", path, value, map[string]any{"thingId": "a:t",
+			"attributes": map[string]any{"public": json.Number("1"), "secret": json.Number("2")},
+			"features":   map[string]any{"lamp": map[string]any{"properties": map[string]any{"on": true}}}})
+		ev.Unenforced, ev.Policy = false, enf
+		tg.g.Publish(ev)
+	}
+	publish(1, "/", `{"thingId":"a:t","policyId":"a:p","attributes":{"public":1,"secret":2},"features":{"lamp":{"properties":{"on":true}}}}`)
+	publish(2, "/features/lamp/properties/on", `false`)
+
+	for who, want := range map[string][]string{
+		"all": {`{"attributes":{"public":1,"secret":2},"features":{"lamp":{"properties":{"on":true}}},"policyId":"a:p","thingId":"a:t"}`,
+			`{"attributes":{"public":1,"secret":2},"features":{"lamp":{"properties":{"on":false}}},"thingId":"a:t"}`},
+		"part": {`{"attributes":{"public":1},"features":{"lamp":{"properties":{"on":true}}},"policyId":"a:p","thingId":"a:t"}`,
+			`{"attributes":{"public":1},"features":{"lamp":{"properties":{"on":false}}},"thingId":"a:t"}`},
+		"lamps": {`{"features":{"lamp":{"properties":{"on":true}}},"thingId":"a:t"}`,
+			`{"features":{"lamp":{"properties":{"on":false}}},"thingId":"a:t"}`},
+	} {
+		for i, w := range want {
+			if got := streams[who].next(t); got != w {
+				t.Errorf("%s, event %d:\n got %s\nwant %s", who, i+1, got, w)
+			}
+		}
+	}
+	// nginx:none may read nothing: it gets heartbeats only.
+	timeout := time.After(sseHeartbeat + sseHeartbeat/2)
+	for waiting := true; waiting; {
+		select {
+		case data := <-streams["none"].events:
+			if data != "" {
+				t.Fatalf("nginx:none got %s", data)
+			}
+		case <-timeout:
+			waiting = false
+		}
+	}
+	// Without a policy nobody reads.
+	ev := thingEvent(3, "modified", "/attributes/x", `1`, nil)
+	ev.Unenforced = false
+	tg.g.Publish(ev)
+	publish(4, "/attributes/public", `5`)
+	if got := streams["all"].next(t); got != `{"attributes":{"public":5,"secret":2},"thingId":"a:t"}` {
+		t.Errorf("after an event without policy: %s", got)
+	}
+}
+
+// TestSSEEncodedOncePerFormat: receivers sharing a policy view, extra fields
+// and SSE format get the same bytes; WebSocket sessions keep the envelope.
+func TestSSEEncodedOncePerFormat(t *testing.T) {
+	g, err := New(Config{Twins: &fakeTwins{}, Auth: basicAuth{testUser, testPass}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queues := map[string][]*outQueue{}
+	add := func(kind string, sub subscriber) {
+		q := newOutQueue(16, 1<<20)
+		if kind == "ws" {
+			sub.r = &session{g: g, queue: q}
+		} else {
+			sub.r = &sseStream{g: g, queue: q}
+		}
+		g.hubs[streamEvents].subscribe(sub)
+		queues[kind] = append(queues[kind], q)
+	}
+	for range 2 {
+		add("ws", subscriber{})
+		sub, err := parseSSE(nil, SSERequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		add("sse", sub)
+		sub, err = parseSSE(nil, SSERequest{Fields: "thingId"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		add("sse-fields", sub)
+	}
+	g.Publish(event("a", "t", 1, `1`))
+	first := func(q *outQueue) []byte {
+		msgs := q.take(nil)
+		if len(msgs) != 1 {
+			t.Fatalf("%d messages queued", len(msgs))
+		}
+		return msgs[0]
+	}
+	want := map[string]string{
+		"ws":         "",
+		"sse":        "data:{\"attributes\":{\"x\":1},\"thingId\":\"a:t\"}\n\n",
+		"sse-fields": "data:{\"thingId\":\"a:t\"}\n\n",
+	}
+	for kind, qs := range queues {
+		a, b := first(qs[0]), first(qs[1])
+		if &a[0] != &b[0] {
+			t.Errorf("%s: encoded twice", kind)
+		}
+		if kind == "ws" {
+			if env, err := protocol.DecodeEnvelope(a); err != nil || env.Topic != "a/t/things/twin/events/modified" {
+				t.Errorf("ws: %s (%v)", a, err)
+			}
+		} else if string(a) != want[kind] {
+			t.Errorf("%s: %q, want %q", kind, a, want[kind])
+		}
+	}
+}
+
+// TestSSEClientGoneLeavesNothing: when the client goes away the handler
+// returns and the stream leaves its hub and the gateway.
+func TestSSEClientGoneLeavesNothing(t *testing.T) {
+	tg := newTestGateway(t, nil)
+	ss := newSSEServer(t, tg)
+	c := ss.open(t, "")
+	if n := len(tg.g.hubs[streamEvents].snapshot()); n != 1 {
+		t.Fatalf("%d subscribers", n)
+	}
+	c.resp.Body.Close()
+	select {
+	case <-ss.returned:
+	case <-time.After(frameWait):
+		t.Fatal("ServeSSE did not return")
+	}
+	if n := tg.g.openStreams(); n != 0 {
+		t.Errorf("%d streams left", n)
+	}
+	if n := len(tg.g.hubs[streamEvents].snapshot()); n != 0 {
+		t.Errorf("%d subscribers left", n)
+	}
+	eventually(t, "the close to be counted", func() bool {
+		return metricValue(t, tg.metrics.SessionsClosed.WithLabelValues("client")) == 1
+	})
+	if n := metricValue(t, tg.metrics.SessionsOpen.WithLabelValues("sse")); n != 0 {
+		t.Errorf("open sse streams %v", n)
+	}
+	tg.g.Publish(event("a", "t", 1, `1`)) // nobody left; no panic
+}
+
+// TestSSEShutdownEndsStreams: Shutdown ends every stream (their handlers
+// return) and refuses new ones with 503.
+func TestSSEShutdownEndsStreams(t *testing.T) {
+	tg := newTestGateway(t, nil)
+	ss := newSSEServer(t, tg)
+	a, b := ss.open(t, ""), ss.open(t, "ids=a:t")
+	ctx, cancel := context.WithTimeout(context.Background(), frameWait)
+	defer cancel()
+	if err := tg.g.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	for _, c := range []*sseClient{a, b} {
+		c.ended(t)
+	}
+	for range 2 {
+		<-ss.returned
+	}
+	if n := tg.g.openStreams(); n != 0 {
+		t.Errorf("%d streams left", n)
+	}
+	if got := metricValue(t, tg.metrics.SessionsClosed.WithLabelValues("shutdown")); got != 2 {
+		t.Errorf("streams closed by shutdown %v, want 2", got)
+	}
+	resp, err := http.Get(ss.srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var e protocol.Error
+	if resp.StatusCode != http.StatusServiceUnavailable || json.Unmarshal(body, &e) != nil || e.Code != protocol.CodeServiceUnavailable {
+		t.Errorf("after shutdown: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestSSESlowStreamIsClosed: a stream whose client stops reading is ended
+// once its queue overflows; a reading stream goes on, and the slow one's
+// handler returns within the write timeout.
+func TestSSESlowStreamIsClosed(t *testing.T) {
+	tg := newTestGateway(t, func(c *Config) {
+		c.QueueMessages = 8
+		c.QueueBytes = 64 << 10
+		c.WriteTimeout = time.Second
+	})
+	ss := newSSEServer(t, tg)
+	fast := ss.open(t, "")
+	// The slow client sends its request and never reads.
+	slow, err := net.Dial("tcp", ss.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fmt.Fprintf(slow, "GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+	eventually(t, "the slow stream to open", func() bool { return tg.g.openStreams() == 2 })
+
+	value := `"` + strings.Repeat("v", 16<<10) + `"`
+	const maxEvents = 4000 // 64 MB: far beyond any socket buffers
+	published := 0
+	for published < maxEvents && tg.g.closingStreams() == 0 {
+		published++
+		tg.g.Publish(event("a", "t", int64(published), value))
+		fast.next(t) // pace on the reader, so that only the slow stream falls behind
+	}
+	select {
+	case <-ss.returned:
+	case <-time.After(frameWait):
+		t.Fatalf("the slow stream's handler did not return after %d events", published)
+	}
+	t.Logf("slow stream closed after %d events", published)
+	if got := metricValue(t, tg.metrics.SessionsClosed.WithLabelValues("slow")); got != 1 {
+		t.Errorf("slow closes %v, want 1", got)
+	}
+	if got := metricValue(t, tg.metrics.EventsDropped.WithLabelValues("session_slow")); got != 1 {
+		t.Errorf("events dropped %v, want 1", got)
+	}
+	// The reading stream is still served.
+	tg.g.Publish(event("a", "t", int64(published+1), `1`))
+	if got := fast.next(t); got != `{"attributes":{"x":1},"thingId":"a:t"}` {
+		t.Errorf("fast stream: %.60s", got)
+	}
+	if n := tg.g.openStreams(); n != 1 {
+		t.Errorf("%d streams open, want 1", n)
+	}
+}
