@@ -9,8 +9,9 @@
 // HTTP clients work unchanged.
 //
 // Files: api.go (wiring, routes, auth, health), things.go (the /things
-// routes), request.go (headers, query parameters, body), respond.go (writing
-// responses).
+// routes), policies.go (the /policies routes), permissions.go
+// (/checkPermissions), request.go (headers, query parameters, body),
+// respond.go (writing responses).
 package api
 
 import (
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/twinway/twinway/auth"
+	"github.com/twinway/twinway/auth/policy"
 	"github.com/twinway/twinway/metrics"
 	"github.com/twinway/twinway/protocol"
 )
@@ -36,6 +38,23 @@ const healthTimeout = 5 * time.Second
 // Twins applies twin commands; *twin.Handler is one.
 type Twins interface {
 	Handle(ctx context.Context, who auth.Context, cmd protocol.Envelope) protocol.Envelope
+}
+
+// Policies applies policy commands and serves compiled policies;
+// *policies.Handler is one.
+type Policies interface {
+	Handle(ctx context.Context, who auth.Context, cmd protocol.Envelope) protocol.Envelope
+	// Enforcer is the compiled current policy id: an error wrapping
+	// twin.ErrNotFound when there is none, twin.ErrUnavailable when the
+	// store failed.
+	Enforcer(ctx context.Context, id string) (*policy.Enforcer, error)
+}
+
+// ThingPolicies tells the policy of a thing; *twin.Handler is one.
+type ThingPolicies interface {
+	// PolicyIDOf is the policy id of thing thingID; an error wrapping
+	// twin.ErrNotFound when the thing does not exist.
+	PolicyIDOf(ctx context.Context, thingID string) (string, error)
 }
 
 // Authenticator authenticates a request. Its error is a *protocol.Error,
@@ -64,8 +83,27 @@ type Config struct {
 	DefaultNamespace string
 	// Search answers /api/2/search/things; nil: those routes are 404.
 	Search Searcher
+	// Commands runs the thing routes' commands with Ditto's rules for
+	// requested-acks, response-required and timeout (SPEC.md §6), waiting
+	// for the acknowledgements of WebSocket sessions; *gateway.Gateway is
+	// one. nil: commands go to Twins, and only their response is awaited.
+	Commands Commands
+	// Live sends messages and live commands and waits for the devices'
+	// answers (SPEC.md §7, §9); *gateway.Gateway is one. nil: the message
+	// routes are 404 and channel=live is refused.
+	Live Live
+	// Events streams twin changes as Server-Sent Events (GET of
+	// /api/2/things and /api/2/things/{thingId}[/{path}] with Accept:
+	// text/event-stream); nil: such requests are plain retrieves.
+	Events EventStreams
 	// Challenges are the WWW-Authenticate values of a 401 (default: Basic).
 	Challenges []string
+	// Policies answers /api/2/policies/… and /api/2/checkPermissions; nil:
+	// those routes are 404.
+	Policies Policies
+	// ThingPolicies resolves the policy of a thing for checkPermissions on
+	// thing: and message: resources; nil: such checks are false.
+	ThingPolicies ThingPolicies
 }
 
 // DefaultNamespace is Ditto's default namespace (DITTO_DEFAULT_NAMESPACE).
@@ -75,6 +113,11 @@ const DefaultNamespace = "org.eclipse.ditto"
 type API struct {
 	twins      Twins
 	search     Searcher
+	commands   Commands
+	events     EventStreams
+	live       Live
+	policies   Policies
+	thingPols  ThingPolicies
 	auth       Authenticator
 	challenges []string
 	metrics    *metrics.Metrics
@@ -97,7 +140,8 @@ func New(cfg Config) (*API, error) {
 	if cfg.MaxBodyBytes < 0 {
 		return nil, errors.New("api: Config.MaxBodyBytes must not be negative")
 	}
-	a := &API{twins: cfg.Twins, search: cfg.Search, auth: cfg.Auth, metrics: cfg.Metrics, log: cfg.Logger, ready: cfg.Ready, maxBody: cfg.MaxBodyBytes}
+	a := &API{twins: cfg.Twins, search: cfg.Search, auth: cfg.Auth, metrics: cfg.Metrics, log: cfg.Logger, ready: cfg.Ready, maxBody: cfg.MaxBodyBytes,
+		policies: cfg.Policies, thingPols: cfg.ThingPolicies}
 	if a.metrics == nil {
 		a.metrics = metrics.New()
 	}
@@ -111,6 +155,9 @@ func New(cfg Config) (*API, error) {
 		a.maxBody = DefaultMaxBodyBytes
 	}
 	a.challenges = cfg.Challenges
+	a.commands = cfg.Commands
+	a.events = cfg.Events
+	a.live = cfg.Live
 	if len(a.challenges) == 0 {
 		a.challenges = []string{`Basic realm="twinway"`}
 	}
@@ -163,6 +210,13 @@ func (a *API) routes() *http.ServeMux {
 		}
 		mux.HandleFunc("/api/2/search/things", a.authed(methodNotAllowed(allowSearch)))
 		mux.HandleFunc("/api/2/search/things/count", a.authed(methodNotAllowed(allowSearch)))
+	}
+	if a.live != nil {
+		a.messageRoutes(mux)
+	}
+	if a.policies != nil {
+		a.policyRoutes(mux)
+		a.checkPermissionsRoutes(mux)
 	}
 	mux.HandleFunc("GET /api/2/whoami", a.authed(whoami))
 	mux.HandleFunc("/api/2/", a.authed(notFound))

@@ -60,20 +60,7 @@ func correlationID(r *http.Request) string {
 // ones the door itself acts on. responseRequired is false when the caller
 // asked for no response (response-required=false or timeout=0).
 func commandHeaders(c *call) (h protocol.Headers, responseRequired bool, err *protocol.Error) {
-	h = protocol.Headers{}
-	for _, name := range forwardedHeaders {
-		if values := c.r.Header.Values(name); len(values) > 0 {
-			h[name] = strings.Join(values, ", ")
-		}
-	}
-	query := c.r.URL.Query()
-	for _, name := range queryHeaders {
-		if values, ok := query[name]; ok && len(values) > 0 {
-			h[name] = values[len(values)-1]
-		}
-	}
-	h[protocol.HeaderCorrelationID] = c.cid
-
+	h = requestHeaders(c)
 	responseRequired, e := h.ResponseRequired()
 	if e != nil {
 		return nil, false, protocol.AsError(e)
@@ -99,15 +86,32 @@ func commandHeaders(c *call) (h protocol.Headers, responseRequired bool, err *pr
 	return h, responseRequired, nil
 }
 
-// checkChannel accepts the twin channel; the live channel is not served by
-// the HTTP door yet.
+// requestHeaders are the headers a command carries from the request: the
+// forwarded headers, the query parameters that stand for headers, and the
+// call's correlation-id.
+func requestHeaders(c *call) protocol.Headers {
+	h := protocol.Headers{}
+	for _, name := range forwardedHeaders {
+		if values := c.r.Header.Values(name); len(values) > 0 {
+			h[name] = strings.Join(values, ", ")
+		}
+	}
+	query := c.r.URL.Query()
+	for _, name := range queryHeaders {
+		if values, ok := query[name]; ok && len(values) > 0 {
+			h[name] = values[len(values)-1]
+		}
+	}
+	h[protocol.HeaderCorrelationID] = c.cid
+	return h
+}
+
+// checkChannel accepts the twin and the live channel; which routes serve
+// the live channel is theirs to say (see liveThingCommand).
 func checkChannel(h protocol.Headers) *protocol.Error {
 	v, ok := h[protocol.HeaderChannel]
-	switch {
-	case !ok || v == protocol.ChannelTwin:
+	if !ok || v == protocol.ChannelTwin || v == protocol.ChannelLive {
 		return nil
-	case v == protocol.ChannelLive:
-		return protocol.Errorf(protocol.CodeHeaderUnsupported, "The channel 'live' is not supported over HTTP by this gateway yet.")
 	}
 	return protocol.Errorf(protocol.CodeHeaderInvalid, "The value '%s' of the header 'channel' is not valid: use 'twin' or 'live'.", v)
 }

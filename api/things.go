@@ -9,6 +9,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/twinway/twinway/ack"
+	"github.com/twinway/twinway/auth"
+	"github.com/twinway/twinway/gateway"
 	"github.com/twinway/twinway/protocol"
 )
 
@@ -27,9 +30,16 @@ var retrieveManyTopic = protocol.Topic{Namespace: protocol.Placeholder, Name: pr
 // Listing the visible things without ids (Ditto pages them with
 // option/namespaces) comes with search and RQL.
 func (a *API) retrieveThings(c *call) {
+	if a.events != nil && acceptsEventStream(c.r) {
+		a.streamEvents(c, "", "")
+		return
+	}
 	headers, responseRequired, err := commandHeaders(c)
 	if err != nil {
 		a.reject(c, protocol.ActionRetrieve, err)
+		return
+	}
+	if a.liveRefused(c, protocol.ActionRetrieve, headers) {
 		return
 	}
 	query := c.r.URL.Query()
@@ -55,6 +65,9 @@ func (a *API) createThing(c *call) {
 	headers, responseRequired, err := commandHeaders(c)
 	if err != nil {
 		a.reject(c, protocol.ActionCreate, err)
+		return
+	}
+	if a.liveRefused(c, protocol.ActionCreate, headers) {
 		return
 	}
 	namespace := c.r.URL.Query().Get("namespace")
@@ -92,6 +105,15 @@ func (a *API) createThing(c *call) {
 // GET retrieve, PUT modify, PATCH merge, DELETE delete.
 func (a *API) thingCommand(action string) func(c *call) {
 	return func(c *call) {
+		if action == protocol.ActionRetrieve && a.events != nil && acceptsEventStream(c.r) {
+			thingID, path, err := thingTarget(c.r)
+			if err != nil {
+				writeError(c, err)
+				return
+			}
+			a.streamEvents(c, thingID, path)
+			return
+		}
 		headers, responseRequired, err := commandHeaders(c)
 		if err != nil {
 			a.reject(c, action, err)
@@ -125,6 +147,9 @@ func (a *API) thingCommand(action string) func(c *call) {
 			a.reject(c, action, err)
 			return
 		}
+		if a.liveThingCommand(c, action, env) {
+			return
+		}
 		// A PUT that creates answers with the request's own URL, as Ditto does.
 		location := absoluteURL(c.r, c.r.URL.EscapedPath())
 		a.run(c, action, env, responseRequired, location)
@@ -143,7 +168,13 @@ func thingTopic(namespace, name, action string) string {
 //
 // A write runs on a context that the client's going away does not cancel: a
 // write abandoned half-way could be stored without its event being published.
+//
+// With Config.Commands the command runs there instead (see runAcked).
 func (a *API) run(c *call, action string, env protocol.Envelope, responseRequired bool, location string) {
+	if a.commands != nil {
+		a.runAcked(c, action, env, location)
+		return
+	}
 	ctx := c.r.Context()
 	if action != protocol.ActionRetrieve {
 		ctx = context.WithoutCancel(ctx)
@@ -162,4 +193,113 @@ func (a *API) run(c *call, action string, env protocol.Envelope, responseRequire
 func (a *API) reject(c *call, action string, err *protocol.Error) {
 	a.metrics.CountCommand(door, action, err.Status)
 	writeError(c, err)
+}
+
+// EventStreams serves Server-Sent Events of twin changes; *gateway.Gateway
+// is one.
+type EventStreams interface {
+	// ServeSSE streams the changes until the stream ends; an error (a
+	// *protocol.Error) means it wrote nothing and the caller answers.
+	ServeSSE(w http.ResponseWriter, r *http.Request, who auth.Context, req gateway.SSERequest) error
+}
+
+// acceptsEventStream tells whether a request asks for Server-Sent Events:
+// a GET (not HEAD) one of whose Accept media ranges matches
+// text/event-stream and is not */*, as Ditto's gateway decides.
+func acceptsEventStream(r *http.Request) bool {
+	if r.Method != http.MethodGet {
+		return false
+	}
+	for _, h := range r.Header.Values("Accept") {
+		for mediaRange := range strings.SplitSeq(h, ",") {
+			mediaType, _, _ := strings.Cut(mediaRange, ";")
+			switch strings.ToLower(strings.TrimSpace(mediaType)) {
+			case "text/event-stream", "text/*":
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sseHistoryParams ask Ditto's SSE routes to replay persisted events, a
+// history this gateway does not keep.
+var sseHistoryParams = []string{"from-historical-revision", "to-historical-revision", "from-historical-timestamp", "to-historical-timestamp"}
+
+// streamEvents serves GET /api/2/things (thingID "") and
+// /api/2/things/{thingId}[/{path}] with Accept: text/event-stream: the
+// changes as Server-Sent Events. The parameters ids, namespaces, filter,
+// fields and extraFields select them; on the per-thing routes the thing
+// replaces ids and a sub-path replaces fields, as in Ditto. Invalid
+// parameters are answered with Ditto's error JSON before the stream starts.
+func (a *API) streamEvents(c *call, thingID, path string) {
+	query := c.r.URL.Query()
+	for _, p := range sseHistoryParams {
+		if query.Has(p) {
+			writeError(c, protocol.Errorf(protocol.CodeHeaderUnsupported, "The parameter '%s' is not supported: this gateway keeps no history of events.", p))
+			return
+		}
+	}
+	req := gateway.SSERequest{ThingIDs: query.Get("ids"), Namespaces: query.Get("namespaces"), Filter: query.Get("filter"),
+		Fields: query.Get("fields"), ExtraFields: query.Get("extraFields")}
+	if thingID != "" {
+		req.ThingIDs, req.Path = thingID, path
+	}
+	if err := a.events.ServeSSE(c.w, c.r, c.who, req); err != nil {
+		writeError(c, protocol.AsError(err))
+	}
+}
+
+// Commands runs a command with Ditto's acknowledgement rules and returns its
+// answer (an error only when ctx ended first: nobody to answer);
+// *gateway.Gateway is one.
+type Commands interface {
+	Command(ctx context.Context, who auth.Context, cmd protocol.Envelope, door ack.Door) (gateway.CommandAnswer, error)
+}
+
+// runAcked runs the command through Config.Commands and answers as Ditto's
+// HTTP door does (SPEC.md §6): refused headers with their error; without
+// acknowledgements beyond twin-persisted, the twin's response (202 when
+// response-required is false, as run); with them, the aggregated
+// acknowledgements once all arrived or the timeout passed (200 when all
+// succeeded, else 424; a single one is its own status and payload), or 202
+// when response-required is false and all succeeded.
+func (a *API) runAcked(c *call, action string, env protocol.Envelope, location string) {
+	ans, err := a.commands.Command(c.r.Context(), c.who, env, ack.HTTP)
+	if err != nil {
+		a.log.Debug("client gone before the answer", "correlation-id", c.cid, "err", err)
+		return
+	}
+	a.metrics.CountCommand(door, action, ans.Status())
+	if ans.Result != nil && ans.Result.Outcome != ack.AnswerResponse {
+		writeAcks(c, *ans.Result, ans.ResponseRequired)
+		return
+	}
+	resp := ans.Response
+	if ans.Result != nil {
+		resp = ans.Result.Response
+	}
+	if !ans.ResponseRequired {
+		c.w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	writeResponse(c, resp, location)
+}
+
+// writeAcks writes aggregated acknowledgements (or the command.timeout that
+// ends a wait for the response alone) as Ditto's HTTP door does
+// (ack.Result.HTTP), with the headers a response carries.
+func writeAcks(c *call, r ack.Result, responseRequired bool) {
+	status, headers, contentType, body := r.HTTP(responseRequired)
+	h := c.w.Header()
+	for _, name := range responseHeaderNames {
+		if v, ok := headers[name]; ok && v != "" {
+			h.Set(name, v)
+		}
+	}
+	if contentType == "" {
+		c.w.WriteHeader(status)
+		return
+	}
+	writeJSON(c.w, status, body)
 }

@@ -21,7 +21,7 @@ func (s *session) handleMessage(data []byte) {
 // handleEnvelope decodes a protocol message, hands it to Twins and queues the
 // response unless response-required is false. Every message that reaches this
 // point is counted as a command, the rejected ones too (action "unknown" when
-// the topic does not parse).
+// the topic does not parse), acknowledgements excepted.
 func (s *session) handleEnvelope(data []byte) {
 	env, err := protocol.DecodeEnvelope(data)
 	if err != nil {
@@ -30,12 +30,18 @@ func (s *session) handleEnvelope(data []byte) {
 		s.reply(protocol.ErrorEnvelope(e, protocol.Topic{}, nil))
 		return
 	}
+	// The topic is parsed here for routing, the metrics label and errors
+	// raised before Twins; Twins validates topic and path itself.
+	topic, _ := protocol.ParseTopic(env.Topic)
+	if topic.Criterion == protocol.CriterionAcks && topic.Group == protocol.GroupThings {
+		// Before a correlation-id is made up: an acknowledgement without
+		// one reaches nobody and is refused (acks.go).
+		s.handleAck(env, topic)
+		return
+	}
 	if _, ok := env.Headers[protocol.HeaderCorrelationID]; !ok {
 		env.Headers[protocol.HeaderCorrelationID] = uuid.NewString()
 	}
-	// The topic is parsed here only for the metrics label and for errors
-	// raised before Twins; Twins validates topic and path itself.
-	topic, _ := protocol.ParseTopic(env.Topic)
 	required, err := env.Headers.ResponseRequired()
 	if err != nil {
 		e := protocol.AsError(err)
@@ -45,6 +51,13 @@ func (s *session) handleEnvelope(data []byte) {
 	}
 	if topic.Criterion == protocol.CriterionSearch && topic.Group == protocol.GroupThings {
 		s.handleSearch(env, topic)
+		return
+	}
+	if s.handleLive(env, topic, required) {
+		return
+	}
+	if kind, ok := ackKind(topic); ok {
+		s.handleTwinCommand(env, topic, kind)
 		return
 	}
 	resp := s.handle(env, topic)

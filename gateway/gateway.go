@@ -12,11 +12,20 @@
 // session. Events reach only the sessions the thing's policy lets read them,
 // pruned to what each may read (see eventView). A session that cannot keep
 // up is closed with a clear reason instead of slowing the others down.
+// ServeSSE is the other transport behind the same hub (see receiver): a
+// Server-Sent Events stream of twin changes, run by the HTTP request's own
+// goroutine (sse.go). Acknowledgements (acks.go): declared labels, the
+// requests waiting for acknowledgements, and weak acknowledgements issued
+// during the fan-out. The live channel (live.go): messages, live commands and
+// live events routed between sessions and HTTP requests, and their answers.
 //
-// Locks: Gateway.mu (sessions), hub.mu (subscription changes), each
+// Locks: Gateway.mu (sessions, SSE streams), hub.mu (subscription changes), each
 // outQueue.mu and each batchConn.mu are leaves; none is held while another
 // is taken. Only batchConn.mu is held during I/O: a write to the connection,
-// bounded by the write deadline.
+// bounded by the write deadline. The acknowledgement registry's locks are
+// described in acks.go; none of them is held while an answer is queued.
+// liveRouter.mu and live.Pending's lock are leaves too, never held while a
+// signal is queued.
 package gateway
 
 import (
@@ -103,6 +112,24 @@ type Config struct {
 	// WriteTimeout is the deadline of every write, frames and control
 	// frames alike (default 10s).
 	WriteTimeout time.Duration
+	// MaxPendingAcks bounds the requests of the whole gateway waiting for
+	// acknowledgements (default DefaultMaxPendingAcks); MaxPendingAcksPerSession
+	// bounds those of one session (default DefaultMaxPendingAcksPerSession).
+	// A command beyond either is refused with too.many.requests (429).
+	MaxPendingAcks           int
+	MaxPendingAcksPerSession int
+
+	// Live authorises live messages, commands and events (a *twin.Handler,
+	// see live.go); nil: the live channel is refused with signal.unsupported
+	// and its streams cannot be started.
+	Live LiveThings
+	// LiveMaxPerSession bounds the live commands and messages one session
+	// (or one HTTP request) waits for at once (default
+	// live.DefaultMaxPerOwner, 100); LiveMaxPending bounds those of the
+	// whole gateway (default live.DefaultMaxTotal, 10000). Beyond either a
+	// request is refused with too.many.requests (429).
+	LiveMaxPerSession int
+	LiveMaxPending    int
 }
 
 // withDefaults validates c and fills its zero fields.
@@ -121,6 +148,8 @@ func (c Config) withDefaults() (Config, error) {
 		{"QueueMessages", &c.QueueMessages, DefaultQueueMessages},
 		{"QueueBytes", &c.QueueBytes, DefaultQueueBytes},
 		{"MaxMessageBytes", &c.MaxMessageBytes, DefaultMaxMessageBytes},
+		{"MaxPendingAcks", &c.MaxPendingAcks, DefaultMaxPendingAcks},
+		{"MaxPendingAcksPerSession", &c.MaxPendingAcksPerSession, DefaultMaxPendingAcksPerSession},
 	}
 	for _, f := range ints {
 		if *f.v < 0 {
@@ -169,11 +198,17 @@ type Gateway struct {
 	// hubs are the subscribers of each stream.
 	hubs [numStreams]hub
 	ids  atomic.Uint64 // session ids, for logs
+	// acks are the declared labels and the requests waiting for
+	// acknowledgements (acks.go).
+	acks *ackRegistry
+	// live routes the live channel (live.go); nil without Config.Live.
+	live *liveRouter
 
-	mu       sync.Mutex // guards sessions and closing
+	mu       sync.Mutex // guards sessions, streams and closing
 	sessions map[*session]struct{}
-	closing  bool           // Shutdown started: refuse new sessions
-	wg       sync.WaitGroup // one per upgrade in progress or session not yet ended
+	streams  map[*sseStream]struct{} // the open SSE streams (sse.go); made on first use
+	closing  bool                    // Shutdown started: refuse new sessions and streams
+	wg       sync.WaitGroup          // one per upgrade in progress, session or SSE stream not yet ended
 }
 
 var _ twin.EventSink = (*Gateway)(nil)
@@ -189,6 +224,12 @@ func New(cfg Config) (*Gateway, error) {
 		metrics:  cfg.Metrics,
 		log:      cfg.Logger,
 		sessions: make(map[*session]struct{}),
+		acks:     newAckRegistry(cfg.MaxPendingAcks, cfg.MaxPendingAcksPerSession),
+	}
+	if cfg.Live != nil {
+		if g.live, err = newLiveRouter(g, cfg); err != nil {
+			return nil, err
+		}
 	}
 	g.upgrader = websocket.Upgrader{
 		// Any origin: the clients are API clients authenticating with
@@ -215,7 +256,10 @@ func New(cfg Config) (*Gateway, error) {
 // until it ends (see session). A failed
 // authentication is answered with the Ditto error as JSON body (usually 401
 // gateway:authentication.failed) and no upgrade; after Shutdown started the
-// answer is 503 gateway:service.unavailable.
+// answer is 503 gateway:service.unavailable. The labels the session issues
+// acknowledgements for come in declared-acks (see acks.go): an invalid one
+// refuses the upgrade (400), one that another session holds ends the new
+// session at once (acknowledgement:label.not.unique).
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.isClosing() {
 		writeError(w, errShuttingDown())
@@ -230,6 +274,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	declared, err := parseDeclaredAcks(r)
+	if err != nil {
+		// An invalid label refuses the upgrade, as Ditto refuses the
+		// handshake whose headers do not parse.
+		writeError(w, protocol.AsError(err))
+		return
+	}
 	if !g.begin() {
 		writeError(w, errShuttingDown())
 		return
@@ -241,10 +292,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader answered the request and logged
 	}
 	s := newSession(g, conn, hj.conn, who, r)
+	// Declared before anybody else knows s: its labels are fixed then.
+	unique := s.declare(declared)
 	if g.register(s) {
 		// Shutdown started while upgrading: close right away, through the
 		// same path as every other session.
 		s.close(reasonShutdown)
+	} else if !unique {
+		s.close(reasonLabelNotUnique)
 	}
 	s.start(func() {
 		g.unregister(s)
@@ -298,16 +353,18 @@ func (g *Gateway) register(s *session) (closing bool) {
 // ended.
 func (g *Gateway) unregister(s *session) {
 	g.unsubscribeAll(s)
+	g.liveSessionGone(s) // again: the read loop may have asked after the close began
 	g.mu.Lock()
 	delete(g.sessions, s)
 	g.mu.Unlock()
 	g.metrics.SessionsOpen.WithLabelValues("ws").Dec()
 }
 
-// Shutdown refuses new sessions, closes every session with close code 1001
-// "gateway shutting down" and waits for all session goroutines to end, or
-// for ctx to be done (then it returns ctx's error and the sessions finish
-// closing in the background). It may be called more than once.
+// Shutdown refuses new sessions and SSE streams, closes every session with
+// close code 1001 "gateway shutting down", ends every SSE stream and waits
+// for all session goroutines and stream handlers to end, or for ctx to be
+// done (then it returns ctx's error and the sessions finish closing in the
+// background). It may be called more than once.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	g.closing = true
@@ -320,6 +377,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	for _, s := range open {
 		s.close(reasonShutdown) // spawns the close handshake, never blocks
 	}
+	g.acks.shutdown()
+	g.liveShutdown()
+	g.closeStreams()
 	done := make(chan struct{})
 	go func() {
 		g.wg.Wait()

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/twinway/twinway/ack"
 	"github.com/twinway/twinway/auth/policy"
 	"github.com/twinway/twinway/protocol"
 	"github.com/twinway/twinway/twin"
@@ -60,18 +61,25 @@ func (h *hub) unsubscribe(r receiver) {
 	h.subs.Store(&next)
 }
 
-// Publish fans ev out to every session that started events, may read some
-// of the change under the thing's policy, and whose namespaces and filter
-// match; each gets the event pruned to what it may read and enriched with
-// the extra fields it selected. Each distinct outcome (per policy view and
-// extraFields selection) is computed and encoded once and the same bytes
-// are queued to every session sharing it; Publish never blocks. A session
-// whose queue is full is closed as too slow (the close runs on its own
-// goroutine).
+// Publish fans ev out to every session or SSE stream that started events,
+// may read some of the change under the thing's policy, and whose thing ids,
+// namespaces and filter match; each gets the event pruned to what it may
+// read and enriched with the extra fields it selected. Each distinct outcome
+// (per policy view and extraFields selection) is computed once and encoded
+// once per transport format: one protocol envelope for every WebSocket
+// session sharing it, one data line per SSE field selection (see sseData);
+// the same bytes are queued to every receiver sharing them. Publish never
+// blocks. A receiver whose queue is full is closed as too slow (the close
+// runs off this loop).
 //
 // Publish implements twin.EventSink.
 func (g *Gateway) Publish(ev twin.Event) {
 	subs := g.hubs[streamEvents].snapshot()
+	// acks is nil unless the event requests custom acknowledgements; then
+	// each session sees the labels it declared, and a declaring session
+	// that does not get the event has a weak acknowledgement issued.
+	acks := g.eventAcks(&ev)
+	defer acks.issueWeak()
 	if len(subs) == 0 || (ev.Policy == nil && !ev.Unenforced) {
 		// Without a policy nobody may read the thing.
 		return
@@ -84,7 +92,9 @@ func (g *Gateway) Publish(ev twin.Event) {
 	delivered := 0
 	for i := range subs {
 		sub := &subs[i]
-		if !sub.wants(namespace) {
+		if !sub.wants(namespace, ev.ThingID) {
+			// Ditto's pubsub topics combine namespace and subject.
+			acks.missed(sub.declared, ack.WeakNotAuthorized)
 			continue
 		}
 		var reader *policy.View // nil: reads everything
@@ -96,9 +106,21 @@ func (g *Gateway) Publish(ev twin.Event) {
 		}
 		d := view.deliveryFor(reader, sub.extra)
 		if d.unreadable || (sub.filter != nil && !view.matches(sub.filter, d)) {
+			why := ack.WeakFiltered // an RQL filter, or partial access left nothing
+			if d.unreadable && !d.emptied {
+				why = ack.WeakNotAuthorized
+			}
+			acks.missed(sub.declared, why)
 			continue
 		}
-		switch sub.r.push(d.encoded(&ev)) {
+		var data []byte
+		if sub.sse == nil {
+			data = acks.encoded(d, &ev, sub.declared)
+			acks.reached(sub.declared)
+		} else if data = view.sseData(d, sub.sse); data == nil {
+			continue // the stream's field selection shows nothing of this change
+		}
+		switch sub.r.push(data) {
 		case pushed:
 			delivered++
 		case pushFull:
@@ -132,5 +154,5 @@ func (g *Gateway) unsubscribeAll(r receiver) {
 // streamSupported tells whether the gateway delivers a stream; the live
 // streams need live routing.
 func (g *Gateway) streamSupported(st stream) bool {
-	return st == streamEvents
+	return st == streamEvents || g.live != nil
 }

@@ -106,6 +106,9 @@ type session struct {
 	// loop touches them.
 	searches  map[string]*searchSubscription
 	searchSeq int
+	// declared are the acknowledgement labels the session issues, set at
+	// the handshake and fixed for its life (see acks.go).
+	declared []string
 
 	ctx    context.Context // handed to Twins; cancelled when closing starts
 	cancel context.CancelFunc
@@ -212,6 +215,8 @@ func (s *session) isClosing() bool { return s.closed.Load() }
 func (s *session) handshake(r closeReason) {
 	defer close(s.closeDone)
 	s.g.unsubscribeAll(s)
+	s.g.acks.sessionClosed(s)
+	s.g.liveSessionGone(s)
 	if r.code != 0 {
 		// The write loop may hold the connection for up to WriteTimeout
 		// finishing the frame in flight; the close frame gets the same bound.

@@ -10,8 +10,9 @@ import (
 	"github.com/twinway/twinway/twin"
 )
 
-// subscriber is a session that started events, with its filter, compiled
-// once at START. Entries are immutable: a new START replaces the entry.
+// subscriber is a session that started events, or a Server-Sent Events
+// stream, with its filter, compiled once at START. Entries are immutable: a
+// new START replaces the entry.
 type subscriber struct {
 	r receiver
 	// subjects are the session's, fixed for its life (a JWT-TOKEN refresh
@@ -20,6 +21,15 @@ type subscriber struct {
 	namespaces []string       // empty: every namespace
 	filter     *rql.Predicate // nil: every event
 	extra      extraSelection // empty: no enrichment
+	// thingIDs are the things an SSE stream asked for (ids, or the thing
+	// of /things/{thingId}); nil: every thing.
+	thingIDs map[string]struct{}
+	// sse is how an SSE stream shapes its events; nil: as Ditto Protocol
+	// envelopes (WebSocket).
+	sse *sseFormat
+	// declared are the acknowledgement labels the session declared (see
+	// signalAcks); nil for most sessions and every SSE stream.
+	declared []string
 }
 
 // extraSelection is a parsed extraFields parameter; text keys the cache of
@@ -53,7 +63,9 @@ func (s *session) closeSlow() { s.close(reasonSlow) }
 
 // newSubscriber parses the parameters of a START-SEND-… of session s.
 func newSubscriber(s *session, params map[string]string) (subscriber, error) {
-	return parseSubscription(s, s.who.Subjects, params)
+	sub, err := parseSubscription(s, s.who.Subjects, params)
+	sub.declared = s.declared
+	return sub, err
 }
 
 // parseSubscription builds the subscription of r, a receiver of subjects,
@@ -78,8 +90,7 @@ func parseSubscription(r receiver, subjects []string, params map[string]string) 
 		}
 		for _, root := range fields.Roots() {
 			if !extraFieldRoots.MatchString(root) {
-				return subscriber{}, protocol.Errorf(protocol.CodeFieldSelectionInvalid, "Thing field selection <%s> was not valid.", text).
-					WithDescription("Please provide a comma separated List of valid Thing fields. Valid Fields are: thingId, policyId, definition, _namespace, _revision, _created, _modified, _metadata, _policy, features, attributes.")
+				return subscriber{}, fieldSelectionInvalid(text)
 			}
 		}
 		sub.extra = extraSelection{text: text, fields: fields}
@@ -87,7 +98,21 @@ func parseSubscription(r receiver, subjects []string, params map[string]string) 
 	return sub, nil
 }
 
-func (sub *subscriber) wants(namespace string) bool {
+// fieldSelectionInvalid is Ditto's error for a selection of fields a thing
+// does not have.
+func fieldSelectionInvalid(text string) *protocol.Error {
+	return protocol.Errorf(protocol.CodeFieldSelectionInvalid, "Thing field selection <%s> was not valid.", text).
+		WithDescription("Please provide a comma separated List of valid Thing fields. Valid Fields are: thingId, policyId, definition, _namespace, _revision, _created, _modified, _metadata, _policy, features, attributes.")
+}
+
+// wants tells whether the subscriber asked for the events of thingID in
+// namespace.
+func (sub *subscriber) wants(namespace, thingID string) bool {
+	if sub.thingIDs != nil {
+		if _, ok := sub.thingIDs[thingID]; !ok {
+			return false
+		}
+	}
 	if len(sub.namespaces) == 0 {
 		return true
 	}
@@ -105,11 +130,17 @@ func (sub *subscriber) wants(namespace string) bool {
 type delivery struct {
 	view       *policy.View   // the readers' view; nil: they read everything
 	unreadable bool           // the readers may read nothing of the change
+	emptied    bool           // unreadable because pruning left nothing (not for lack of a grant)
 	value      any            // the event value as they may read it, when pruned
 	pruned     bool           // value replaces the event's value
 	extra      map[string]any // nil without enrichment
 	input      *rql.Input     // what filters see: the changed data plus the extras; built on first use
 	data       []byte         // the encoded event, encoded on first use
+	// sseThing is the event as SSE streams show it (see sseThing), built
+	// on first use; sse holds its data lines per sseFormat.key, nil for a
+	// format that shows nothing of the change.
+	sseThing map[string]any
+	sse      map[string][]byte
 }
 
 // eventView prepares, per event, the deliveries for each distinct policy view
@@ -180,20 +211,29 @@ func (v *eventView) prune(d *delivery) {
 	if v.ev.Envelope.Value == nil {
 		return
 	}
-	if v.decoded == nil {
-		decoded, err := protocol.DecodeValue(v.ev.Envelope.Value)
-		if err != nil {
-			d.unreadable = true
-			return
-		}
-		v.decoded = decoded
-	}
-	readable, ok := twin.Readable(d.view, v.path, v.decoded)
-	if !ok {
+	decoded, err := v.value()
+	if err != nil {
 		d.unreadable = true
 		return
 	}
+	readable, ok := twin.Readable(d.view, v.path, decoded)
+	if !ok {
+		d.unreadable, d.emptied = true, true
+		return
+	}
 	d.value, d.pruned = readable, true
+}
+
+// value is the event value, decoded on first use.
+func (v *eventView) value() (any, error) {
+	if v.decoded == nil {
+		decoded, err := protocol.DecodeValue(v.ev.Envelope.Value)
+		if err != nil {
+			return nil, err
+		}
+		v.decoded = decoded
+	}
+	return v.decoded, nil
 }
 
 // matches evaluates filter on what Ditto's filters see: the changed data
@@ -220,26 +260,28 @@ func (v *eventView) matches(filter *rql.Predicate, d *delivery) bool {
 // encoded returns the delivery's event bytes, encoding them on first use.
 func (d *delivery) encoded(ev *twin.Event) []byte {
 	if d.data == nil {
-		env := ev.Envelope
-		if d.pruned {
-			env.Value = protocol.EncodeValue(d.value)
-		}
-		if d.extra != nil {
-			env.Extra = protocol.EncodeValue(d.extra)
-		}
-		d.data = env.AppendJSON(make([]byte, 0, encodedSize(&env)))
+		d.data = d.encode(ev, ev.Envelope.Headers)
 	}
 	return d.data
+}
+
+// encode encodes the event as d's readers get it, with headers.
+func (d *delivery) encode(ev *twin.Event, headers protocol.Headers) []byte {
+	env := ev.Envelope
+	env.Headers = headers
+	if d.pruned {
+		env.Value = protocol.EncodeValue(d.value)
+	}
+	if d.extra != nil {
+		env.Extra = protocol.EncodeValue(d.extra)
+	}
+	return env.AppendJSON(make([]byte, 0, encodedSize(&env)))
 }
 
 // placeholder resolves the topic:, resource: and header: placeholders of
 // event filters.
 func (v *eventView) placeholder(name string) (string, bool) {
-	if v.topic == nil {
-		t, _ := protocol.ParseTopic(v.ev.Envelope.Topic)
-		v.topic = &t
-	}
-	t := v.topic
+	t := v.parsedTopic()
 	switch name {
 	case "topic:full":
 		return v.ev.Envelope.Topic, true
@@ -272,6 +314,15 @@ func (v *eventView) placeholder(name string) (string, bool) {
 		return value, found
 	}
 	return "", false
+}
+
+// parsedTopic is the event's topic, parsed on first use.
+func (v *eventView) parsedTopic() *protocol.Topic {
+	if v.topic == nil {
+		t, _ := protocol.ParseTopic(v.ev.Envelope.Topic)
+		v.topic = &t
+	}
+	return v.topic
 }
 
 // changedThing is the event as a thing, as Ditto's filters see it: thingId,

@@ -77,3 +77,13 @@ func (m *Metrics) ObserveCommit(batch int, d time.Duration) {
 func (m *Metrics) CountCommand(door, action string, status int) {
 	m.Commands.WithLabelValues(door, action, strconv.Itoa(status)).Inc()
 }
+
+// ObserveLivePending exports the number of live commands and messages waiting
+// for their answer, as read from pending on every scrape (the live channel's
+// registry owns the count; a gauge kept beside it could drift). Only the
+// first source registered on m is exported.
+func (m *Metrics) ObserveLivePending(pending func() int) {
+	_ = m.registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "twinway_live_requests_pending", Help: "Live commands and messages waiting for their answer.",
+	}, func() float64 { return float64(pending()) }))
+}

@@ -129,9 +129,10 @@ else
 fi
 
 load_run -label fanout -workload fanout -subscribers 1000 -writers 4 -duration "$duration"
+load_run -label messages-http -workload messages -via http -devices 100 -conns 32 -duration "$duration"
+load_run -label messages-ws -workload messages -via ws -devices 100 -conns 32 -duration "$duration"
 load_run -label idle -workload idle -sessions "$sessions" -duration 60s
 
-notes+=("messages: not measured, the gateway has no live messages yet")
 for n in "${notes[@]}"; do
 	echo "note: $n"
 done

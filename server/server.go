@@ -103,15 +103,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	commands := commandRouter{things: twins, policies: pols}
-	gw, err = gateway.New(gateway.Config{Twins: commands, Search: twins, Auth: wsAuth, Tokens: tokens, Metrics: m, Logger: log.With("component", "gateway"),
+	gw, err = gateway.New(gateway.Config{Twins: commands, Search: twins, Live: twins, Auth: wsAuth, Tokens: tokens, Metrics: m, Logger: log.With("component", "gateway"),
 		QueueMessages: cfg.WebSocket.QueueMessages, QueueBytes: cfg.WebSocket.QueueBytes,
 		MaxMessageBytes: cfg.WebSocket.MaxMessageBytes, PingInterval: time.Duration(cfg.WebSocket.PingInterval)})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	httpAPI, err := api.New(api.Config{Twins: twins, Auth: httpAuth, Challenges: challenges(cfg), Metrics: m, Logger: log.With("component", "api"),
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, DefaultNamespace: cfg.DefaultNamespace, Search: twins, Ready: ready})
+	httpAPI, err := api.New(api.Config{Twins: twins, Policies: pols, ThingPolicies: twins, Auth: httpAuth, Challenges: challenges(cfg), Metrics: m, Logger: log.With("component", "api"),
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, DefaultNamespace: cfg.DefaultNamespace, Search: twins, Ready: ready, Events: gw,
+		Commands: gw, Live: gw})
 	if err != nil {
 		store.Close()
 		return nil, err

@@ -6,11 +6,13 @@ package twin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/twinway/twinway/ack"
 	"github.com/twinway/twinway/auth"
 	"github.com/twinway/twinway/protocol"
 	"github.com/twinway/twinway/rql"
@@ -194,6 +196,9 @@ func responseHeaders(cmd command, revision int64) protocol.Headers {
 	if revision > 0 {
 		headers[protocol.HeaderEntityRevision] = itoa(revision)
 	}
+	// A response requests nothing: its requested-acks is the event's
+	// business (see customAcks).
+	delete(headers, protocol.HeaderRequestedAcks)
 	return headers
 }
 
@@ -210,9 +215,13 @@ func checkHeadersSupported(h protocol.Headers) error {
 	if v, ok := h["if-equal"]; ok && v != "update" {
 		return protocol.Errorf(protocol.CodeHeaderUnsupported, "The header 'if-equal' with value '%s' is not supported by this gateway yet.", v)
 	}
-	if v, ok := h[protocol.HeaderRequestedAcks]; ok && !onlyTwinPersisted(v) {
-		return protocol.Errorf(protocol.CodeHeaderUnsupported,
-			"The acknowledgements '%s' cannot be requested yet: only 'twin-persisted' is supported, which every successful write response implies.", v)
+	if v, ok := h[protocol.HeaderRequestedAcks]; ok {
+		// Any valid labels: the door waits for them (gateway), the event
+		// names the custom ones (see customAcks), and the response itself
+		// is twin-persisted, since the write is durable before it.
+		if _, err := ack.ParseRequested(v); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -232,15 +241,29 @@ func checkETagHeaders(h protocol.Headers) error {
 	return nil
 }
 
-// onlyTwinPersisted tells whether a requested-acks value (a JSON array or a
-// comma-separated list) names no label but twin-persisted.
-func onlyTwinPersisted(v string) bool {
-	for _, label := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(`[]", `, r) }) {
-		if label != "twin-persisted" {
-			return false
+// customAcks sets the requested-acks header of the event of cmd to the
+// custom labels the command requests, as Ditto copies them into the event:
+// the sessions that declared them owe an acknowledgement for it. Built-in
+// labels are the gateway's own business and are dropped, and with them a
+// header that names no custom label. The command's header was validated by
+// checkHeadersSupported.
+func customAcks(h protocol.Headers, cmd command) {
+	v, ok := cmd.env.Headers[protocol.HeaderRequestedAcks]
+	if !ok {
+		return
+	}
+	labels, _ := ack.ParseRequested(v)
+	custom := labels[:0]
+	for _, l := range labels {
+		if !ack.IsBuiltIn(l) {
+			custom = append(custom, l)
 		}
 	}
-	return true
+	if len(custom) == 0 {
+		return // responseHeaders dropped the command's header
+	}
+	b, _ := json.Marshal(custom) // strings always marshal
+	h[protocol.HeaderRequestedAcks] = string(b)
 }
 
 // checkMergeContentType requires the merge patch media type on merge

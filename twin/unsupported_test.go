@@ -22,10 +22,6 @@ func TestUnsupportedHeaders(t *testing.T) {
 		{"merge-thing-patch-conditions", `{"attributes/a":"eq(attributes/a,1)"}`},
 		{"if-equal", "skip"},
 		{"if-equal", "skip-minimizing-merge"},
-		{"requested-acks", `["custom-ack"]`},
-		{"requested-acks", `["twin-persisted","my-app:done"]`},
-		{"requested-acks", `twin-persisted,custom`},
-		{"requested-acks", `["live-response"]`},
 	}
 	for _, h := range refused {
 		for _, action := range []string{"modify", "merge", "retrieve", "delete"} {
@@ -41,7 +37,8 @@ func TestUnsupportedHeaders(t *testing.T) {
 		}
 	}
 	noEvent(t, f)
-	// What is supported passes: if-equal update, twin-persisted alone.
+	// What is supported passes: if-equal update, twin-persisted alone
+	// (custom labels: TestRequestedAcks).
 	for _, h := range []struct{ name, value string }{
 		{"if-equal", "update"}, {"requested-acks", `["twin-persisted"]`}, {"requested-acks", "twin-persisted"}, {"requested-acks", "[]"},
 	} {
@@ -140,4 +137,35 @@ func TestWriteValues(t *testing.T) {
 	if got := f.retrieve(id, "/attributes/n", ""); string(got.Value) != `12345678901234567890.5e-3` {
 		t.Errorf("number %s", got.Value)
 	}
+}
+
+// requested-acks: any valid labels are accepted; the event names only the
+// custom ones (the sessions that declared them owe an acknowledgement), the
+// response none, and a malformed value is header.invalid.
+func TestRequestedAcks(t *testing.T) {
+	f := newFixture(t)
+	id := "org.example:acks"
+	f.mustCreate(id, `{"attributes":{"a":1}}`)
+	f.events.take()
+	cases := []struct{ value, want string }{
+		{`["twin-persisted","my-app:done"]`, `["my-app:done"]`},
+		{`twin-persisted, custom-ack ,other`, `["custom-ack","other"]`},
+		{`["live-response","search-persisted"]`, ""},
+		{`["twin-persisted"]`, ""},
+	}
+	for _, tc := range cases {
+		resp := f.modify(id, "/attributes/a", `2`, "requested-acks", tc.value)
+		wantStatus(t, resp, 204)
+		ev := onlyEvent(t, f)
+		if got := ev.Envelope.Headers["requested-acks"]; got != tc.want {
+			t.Errorf("%s: event requested-acks %q, want %q", tc.value, got, tc.want)
+		}
+		if got, ok := resp.Headers["requested-acks"]; ok {
+			t.Errorf("%s: response requested-acks %q", tc.value, got)
+		}
+	}
+	for _, bad := range []string{`["x"]`, `[1]`, `["ok-label","no spaces"]`} {
+		wantError(t, f.modify(id, "/attributes/a", `3`, "requested-acks", bad), 400, "header.invalid")
+	}
+	noEvent(t, f)
 }

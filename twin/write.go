@@ -217,6 +217,7 @@ func (h *Handler) publish(cmd command, rec Record, ch change, enf *policy.Enforc
 		return
 	}
 	headers := responseHeaders(cmd, rec.Revision)
+	customAcks(headers, cmd)
 	topic := protocol.Topic{Namespace: cmd.topic.Namespace, Name: cmd.topic.Name, Group: protocol.GroupThings,
 		Channel: protocol.ChannelTwin, Criterion: protocol.CriterionEvents, Action: ch.eventAction}
 	env := protocol.Envelope{Topic: topic.String(), Headers: headers, Path: cmd.res.ptr.String(),

@@ -14,10 +14,11 @@
 //   - fanout: -subscribers sessions with START-SEND-EVENTS and -writers
 //     connections modifying things; deliveries/s and write→event latency;
 //   - idle: -sessions idle WebSocket sessions; the gateway's memory per
-//     session, read from its /metrics.
-//
-// Live messages (Ditto's "device live messages" workload) are not
-// implemented by the gateway yet, so there is no messages workload.
+//     session, read from its /metrics;
+//   - messages: -devices WebSocket device sessions, each answering the live
+//     messages to its thing, and -conns callers sending messages and
+//     waiting for the answers, over HTTP or from WebSocket app sessions
+//     (-via http|ws); round trips/s and latency.
 //
 // Every run is bounded by -duration and -max-ops and stops by itself.
 //
@@ -62,6 +63,8 @@ type options struct {
 	header               bool
 	jsonOut              string
 	cpuProfile           string
+	devices              int
+	via                  string
 }
 
 // result is one workload's figures.
@@ -91,16 +94,17 @@ type result struct {
 type workload func(ctx context.Context, o options, name string) (result, error)
 
 var workloads = map[string]workload{
-	"modify": closedLoop(modifyWorker, seedWriters),
-	"read":   closedLoop(readWorker, seedThings),
-	"search": closedLoop(searchWorker, seedThings),
-	"fanout": fanout,
-	"idle":   idle,
+	"modify":   closedLoop(modifyWorker, seedWriters),
+	"read":     closedLoop(readWorker, seedThings),
+	"search":   closedLoop(searchWorker, seedThings),
+	"fanout":   fanout,
+	"idle":     idle,
+	"messages": messages,
 }
 
 func main() {
 	var o options
-	names := flag.String("workload", "modify", "comma-separated workloads: modify, read, search, fanout, idle")
+	names := flag.String("workload", "modify", "comma-separated workloads: modify, read, search, fanout, idle, messages")
 	flag.StringVar(&o.addr, "addr", "127.0.0.1:8080", "gateway host:port")
 	flag.StringVar(&o.user, "user", "ditto", "HTTP Basic user")
 	flag.StringVar(&o.password, "password", "ditto", "HTTP Basic password")
@@ -113,6 +117,8 @@ func main() {
 	flag.IntVar(&o.writers, "writers", 4, "fanout: connections writing")
 	flag.IntVar(&o.views, "views", 0, "fanout: give the things a policy with this many viewer subjects, each denied a different part, and split the subscribers over them (sessions authenticate with x-ditto-pre-authenticated: the gateway must trust 127.0.0.1 as a proxy); 0: every subscriber is -user")
 	flag.IntVar(&o.sessions, "sessions", 10000, "idle: sessions to open")
+	flag.IntVar(&o.devices, "devices", 100, "messages: device sessions, one thing each")
+	flag.StringVar(&o.via, "via", "http", "messages: how callers send, http or ws")
 	flag.DurationVar(&o.hold, "hold", 0, "idle: keep the sessions open this long after measuring (for profiling)")
 	flag.IntVar(&o.things, "things", 0, "read, search: things to seed and read (default: -conns)")
 	flag.StringVar(&o.searchFilter, "search-filter", "and(eq(_namespace,\"load\"),ge(features/sensor/properties/value,0))", "search: RQL filter")

@@ -14,6 +14,7 @@ const require = createRequire(import.meta.url);
 const {
   DefaultFieldsOptions,
   DefaultMatchOptions,
+  DefaultMessagesOptions,
   DittoNodeClient,
   NodeHttpBasicAuth,
   NodeWebSocketBasicAuth,
@@ -262,8 +263,8 @@ async function httpSteps() {
 // WebSocket clients: one changes a thing, the other one receives the events
 // ---------------------------------------------------------------------------------------------
 
-/** Builds a twin-channel WebSocket client and resolves once it is connected. */
-function connectWebSocketClient() {
+/** Builds a twin-channel (or live-channel) WebSocket client and resolves once it is connected. */
+function connectWebSocketClient(live = false) {
   let onConnected;
   let onDisconnected;
   const connected = new Promise((resolve, reject) => {
@@ -279,15 +280,13 @@ function connectWebSocketClient() {
     bufferFull: () => {},
     disconnected: () => onDisconnected(new Error('WebSocket connection failed or was lost')),
   };
-  const client = DittoNodeClient.newWebSocketClient(PROXY_OPTIONS)
+  const builder = DittoNodeClient.newWebSocketClient(PROXY_OPTIONS)
     .withoutTls()
     .withDomain(ADDR)
     .withAuthProvider(NodeWebSocketBasicAuth.newInstance(USER, PASSWORD))
     .withoutBuffer()
-    .withReconnect(false)
-    .twinChannel()
-    .withStateHandler(stateHandler)
-    .build();
+    .withReconnect(false);
+  const client = (live ? builder.liveChannel() : builder.twinChannel()).withStateHandler(stateHandler).build();
   return { client, connected };
 }
 
@@ -456,10 +455,77 @@ async function webSocketSteps() {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Live messages: a live-channel client receives what the HTTP client and another live client send
+// ---------------------------------------------------------------------------------------------
+async function liveMessageSteps() {
+  const thingId = `org.twinway.jsclient:live-${runId}`;
+  const [namespace, name] = thingId.split(':');
+  const topic = `${namespace}/${name}/things/live/messages/ask`;
+  const http = DittoNodeClient.newHttpClient(PROXY_OPTIONS)
+    .withoutTls()
+    .withDomain(ADDR)
+    .withAuthProvider(NodeHttpBasicAuth.newInstance(USER, PASSWORD))
+    .withTimeout(STEP_TIMEOUT_MS)
+    .build();
+  const device = connectWebSocketClient(true);
+  const app = connectWebSocketClient(true);
+  const received = new EventLog();
+  try {
+    const ready = await step('live: thing created, device and app connect, device requestMessages', async () => {
+      const response = await http.getThingsHandle().putThing(Thing.fromObject({ thingId }));
+      expectEqual(response.status, 201, 'status');
+      await withTimeout(device.connected, 'the device to connect');
+      await withTimeout(app.connected, 'the app to connect');
+      const messages = device.client.getMessagesHandle();
+      await messages.requestMessages();
+      messages.subscribeToThing(thingId, (message) => received.push(message));
+    });
+    if (!ready) return;
+
+    await step('live: http messageToThing with timeout 0 is accepted (202)', async () => {
+      const response = await http.getMessagesHandle().messageToThing(thingId, 'ask', 'from http', 'text/plain',
+        DefaultMessagesOptions.getInstance().withTimeout(0));
+      expectEqual(response.status, 202, 'status');
+    });
+    await step('live: the device receives the HTTP message', async () => {
+      // The client's HTTP handle sends the payload JSON-encoded, as text/plain: the device
+      // gets that text, quotes included, as Ditto hands it on.
+      const m = await received.waitFor((e) => e.value === '"from http"', 'the message from HTTP');
+      expectEqual(m.topic, topic, 'topic');
+      expectEqual(m.path, '/inbox/messages/ask', 'path');
+    });
+
+    await step('live: ws messageToThingWithoutResponse reaches the device', async () => {
+      await app.client.getMessagesHandle().messageToThingWithoutResponse(thingId, 'ask', 'from ws', 'text/plain');
+      const m = await received.waitFor((e) => e.value === 'from ws', 'the message from the app');
+      expectEqual(m.topic, topic, 'topic');
+    });
+
+    await step('live: an unanswered ws message fails with 408 command.timeout', async () => {
+      // withTimeout is a query parameter, which the WebSocket has not: the header does it.
+      // The client hands a message's answer over as it is, an error too.
+      const response = await app.client.getMessagesHandle().messageToThing(thingId, 'ask', 'anyone?', 'text/plain',
+        DefaultMessagesOptions.getInstance().addHeader('timeout', '500ms'));
+      expectEqual(response.status, 408, 'status');
+      expectEqual(response.body && response.body.error, 'command.timeout', 'error code');
+    });
+  } finally {
+    for (const { client } of [device, app]) {
+      try {
+        client.close();
+      } catch {
+        // never connected
+      }
+    }
+  }
+}
+
 console.log(`# @eclipse-ditto/ditto-javascript-client-node ${clientVersion} against ${ADDR}`);
 try {
   await httpSteps();
   await webSocketSteps();
+  await liveMessageSteps();
 } catch (e) {
   console.log(`not ok - unexpected error: ${describe(e)}`);
   failed++;

@@ -80,7 +80,9 @@ func TestPolicyGroupCommit(t *testing.T) {
 			t.Errorf("%s: %v", r.name, r.err)
 		}
 	}
-	if got := h.batchSizes(); len(got) != 2 || got[1] != 3 {
+	// Observe runs after the replies: wait for the second batch's call.
+	waitFor(t, "the second batch observed", func() bool { return len(h.batchSizes()) == 2 })
+	if got := h.batchSizes(); got[1] != 3 {
 		t.Fatalf("batch sizes = %v, want [1 3]", got)
 	}
 	equalRecord(t, mustGet(t, st, "test:t"), testRecord("test:t", 1))

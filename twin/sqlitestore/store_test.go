@@ -342,7 +342,9 @@ func TestConflictInBatch(t *testing.T) {
 			t.Errorf("%s: %v", id, err)
 		}
 	}
-	if got := h.batchSizes(); len(got) != 2 || got[1] != 3 {
+	// Observe runs after the replies: wait for the second batch's call.
+	waitFor(t, "the second batch observed", func() bool { return len(h.batchSizes()) == 2 })
+	if got := h.batchSizes(); got[1] != 3 {
 		t.Fatalf("batch sizes = %v, want [1 3]", got)
 	}
 	equalRecord(t, mustGet(t, st, "test:ok-1"), testRecord("test:ok-1", 1))
@@ -374,6 +376,14 @@ func TestConcurrentPutsGroupCommit(t *testing.T) {
 		}
 	}
 
+	// Observe runs after the replies: wait until every put is observed.
+	waitFor(t, "every batch observed", func() bool {
+		n := 0
+		for _, s := range h.batchSizes() {
+			n += s
+		}
+		return n == writers+1
+	})
 	sizes := h.batchSizes()
 	sum, largest := 0, 0
 	for _, n := range sizes {
