@@ -202,7 +202,8 @@ func TestJWTTokenRefresh(t *testing.T) {
 	}
 
 	// Same subject, new key: the session outlives its first token.
-	conn := dial(2 * time.Second)
+	// (4 s leaves room for the key set fetch of a slow, loaded machine.)
+	conn := dial(4 * time.Second)
 	iss.rotate(t)
 	send(conn, "JWT-TOKEN?jwtToken="+iss.token(t, "dave", time.Hour))
 	send(conn, "START-SEND-EVENTS")
@@ -210,7 +211,7 @@ func TestJWTTokenRefresh(t *testing.T) {
 	if _, msg, err := conn.ReadMessage(); err != nil || string(msg) != "START-SEND-EVENTS:ACK" {
 		t.Fatalf("after refresh: %q %v", msg, err)
 	}
-	conn.SetReadDeadline(time.Now().Add(3500 * time.Millisecond))
+	conn.SetReadDeadline(time.Now().Add(5500 * time.Millisecond))
 	if _, msg, err := conn.ReadMessage(); !isTimeout(err) {
 		t.Fatalf("the refreshed session ended or got %q: %v", msg, err)
 	}
