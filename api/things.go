@@ -232,10 +232,13 @@ var sseHistoryParams = []string{"from-historical-revision", "to-historical-revis
 // fields and extraFields select them; on the per-thing routes the thing
 // replaces ids and a sub-path replaces fields, as in Ditto. Invalid
 // parameters are answered with Ditto's error JSON before the stream starts.
+// A mailbox sub-path, (/features/{featureId})?/(inbox|outbox)/messages[/{subject}],
+// streams that mailbox's messages instead (gateway.IsMessagePath), whatever
+// the parameters, as Ditto reads none there.
 func (a *API) streamEvents(c *call, thingID, path string) {
 	query := c.r.URL.Query()
 	for _, p := range sseHistoryParams {
-		if query.Has(p) {
+		if query.Has(p) && !gateway.IsMessagePath(path) {
 			writeError(c, protocol.Errorf(protocol.CodeHeaderUnsupported, "The parameter '%s' is not supported: this gateway keeps no history of events.", p))
 			return
 		}

@@ -11,12 +11,20 @@ import (
 )
 
 // sseClient is a Server-Sent Events stream read with plain net/http: a
-// goroutine sends each event's data to events ("" for a heartbeat) and
-// closes it at the end of the stream.
+// goroutine sends each event to events (a heartbeat has neither data nor
+// type) and closes it at the end of the stream.
 type sseClient struct {
 	resp   *http.Response
-	events chan string
+	events chan sseEvent
 }
+
+// sseEvent is one event: its data lines joined with "\n", and its event:
+// type ("" without).
+type sseEvent struct {
+	data, event string
+}
+
+func (e sseEvent) heartbeat() bool { return e.data == "" && e.event == "" }
 
 // openSSE sends GET path with Accept: text/event-stream as user and fails
 // the test unless a 200 event stream starts.
@@ -37,11 +45,12 @@ func (g *gatewayUnderTest) openSSE(t *testing.T, user, path string) *sseClient {
 		body, _ := io.ReadAll(resp.Body)
 		t.Fatalf("GET %s: %d %s %s", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
-	c := &sseClient{resp: resp, events: make(chan string, 256)}
+	c := &sseClient{resp: resp, events: make(chan sseEvent, 256)}
 	go func() {
 		defer close(c.events)
 		br := bufio.NewReader(resp.Body)
 		var data []string
+		var ev sseEvent
 		for {
 			line, err := br.ReadString('\n')
 			if err != nil {
@@ -49,16 +58,20 @@ func (g *gatewayUnderTest) openSSE(t *testing.T, user, path string) *sseClient {
 			}
 			line = strings.TrimSuffix(line, "\n")
 			if line == "" { // the end of an event
-				c.events <- strings.Join(data, "\n")
-				data = data[:0]
+				ev.data = strings.Join(data, "\n")
+				c.events <- ev
+				data, ev = data[:0], sseEvent{}
 				continue
 			}
 			field, value, _ := strings.Cut(line, ":")
-			if field != "data" {
-				c.events <- "unexpected line " + line
-				continue
+			switch field {
+			case "data":
+				data = append(data, value)
+			case "event":
+				ev.event = value
+			default:
+				data = append(data, "unexpected line "+line)
 			}
-			data = append(data, value)
 		}
 	}()
 	return c
@@ -67,15 +80,21 @@ func (g *gatewayUnderTest) openSSE(t *testing.T, user, path string) *sseClient {
 // next returns the data of the next event that is not a heartbeat.
 func (c *sseClient) next(t *testing.T) string {
 	t.Helper()
+	return c.nextEvent(t).data
+}
+
+// nextEvent returns the next event that is not a heartbeat.
+func (c *sseClient) nextEvent(t *testing.T) sseEvent {
+	t.Helper()
 	deadline := time.After(waitTimeout)
 	for {
 		select {
-		case data, ok := <-c.events:
+		case e, ok := <-c.events:
 			if !ok {
 				t.Fatal("the event stream ended")
 			}
-			if data != "" {
-				return data
+			if !e.heartbeat() {
+				return e
 			}
 		case <-deadline:
 			t.Fatalf("no event within %v", waitTimeout)
@@ -91,12 +110,12 @@ func (c *sseClient) heartbeatsOnly(t *testing.T, d time.Duration) bool {
 	timeout := time.After(d)
 	for {
 		select {
-		case data, ok := <-c.events:
+		case e, ok := <-c.events:
 			if !ok {
 				t.Fatal("the event stream ended")
 			}
-			if data != "" {
-				t.Fatalf("unexpected event %s", data)
+			if !e.heartbeat() {
+				t.Fatalf("unexpected event %+v", e)
 			}
 			heartbeat = true
 		case <-timeout:
@@ -255,6 +274,7 @@ func TestSSERequestErrors(t *testing.T) {
 		{"/api/2/things/no-namespace", "things:id.invalid", 400},
 		{"/api/2/things/org.example:x/colour", "things:field.selection.invalid", 400},
 		{"/api/2/things/org.example:x?from-historical-revision=1", "header.notsupported", 400},
+		{"/api/2/things/no-namespace/inbox/messages", "things:id.invalid", 400},
 	} {
 		r := g.do(t, http.MethodGet, tc.path, "", accept)
 		if r.status != tc.status || r.header.Get("Content-Type") != "application/json" {
@@ -273,4 +293,113 @@ func TestSSERequestErrors(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("without credentials: %d", resp.StatusCode)
 	}
+}
+
+// expectMessage fails unless the next event of c is a message with subject
+// and data.
+func (c *sseClient) expectMessage(t *testing.T, what, subject, data string) {
+	t.Helper()
+	if e := c.nextEvent(t); e.event != subject || e.data != data {
+		t.Fatalf("%s: got event %q data %q, want %q %q", what, e.event, e.data, subject, data)
+	}
+}
+
+// TestSSEReceivesMessages: a stream of /api/2/things/{id}/inbox/messages
+// gets the thing's inbox messages, sent over HTTP (timeout=0) or the
+// WebSocket, as events whose type is the subject and whose data is the
+// payload; a subject route only its subject, a feature's route none of the
+// thing's; a user without READ on the message resource gets none, like a
+// stranger.
+func TestSSEReceivesMessages(t *testing.T) {
+	g := startPolicyGateway(t)
+	const id = "org.example:mailbox"
+	policy := `{"entries": {
+		"owner": {"subjects": {"nginx:ditto": {"type": "user"}},
+			"resources": {"thing:/": {"grant": ["READ", "WRITE"], "revoke": []}, "policy:/": {"grant": ["READ", "WRITE"], "revoke": []},
+				"message:/": {"grant": ["READ", "WRITE"], "revoke": []}}},
+		"alice": {"subjects": {"nginx:alice": {"type": "user"}},
+			"resources": {"thing:/": {"grant": ["READ"], "revoke": []}, "message:/inbox": {"grant": ["READ"], "revoke": []}}},
+		"bob": {"subjects": {"nginx:bob": {"type": "user"}},
+			"resources": {"thing:/": {"grant": ["READ"], "revoke": []}, "message:/features": {"grant": ["READ"], "revoke": []}}}
+	}}`
+	if r := g.do(t, http.MethodPut, thingPath(id, "/"), `{"_policy":`+policy+`,"features":{"lamp":{}}}`, nil); r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	inbox := thingPath(id, "/inbox/messages")
+	owners := g.openSSE(t, testUser, inbox)
+	alices := g.openSSE(t, alice, inbox)
+	bobs := g.openSSE(t, bob, inbox) // reads the thing, not its inbox
+	carols := g.openSSE(t, carol, inbox)
+	// The history parameters, fields and filter are not read here, as in Ditto.
+	asks := g.openSSE(t, testUser, thingPath(id, "/inbox/messages/ask")+"?from-historical-revision=1&fields=colour")
+	lamps := g.openSSE(t, testUser, thingPath(id, "/features/lamp/inbox/messages"))
+
+	r := g.do(t, http.MethodPost, thingPath(id, "/inbox/messages/ask")+"?timeout=0", "Hey?", map[string]string{"Content-Type": "text/plain"})
+	if r.status != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	for name, c := range map[string]*sseClient{"owner": owners, "alice": alices, "ask": asks} {
+		c.expectMessage(t, name+" over HTTP", "ask", "Hey?")
+	}
+
+	ws := g.dial(t)
+	ws.sendLive(t, "org.example/mailbox/things/live/messages/hello", "/inbox/messages/hello",
+		map[string]any{"correlation-id": "ws-1", "response-required": false, "content-type": "application/json"}, `{"a": [1, "two"]}`, 0)
+	for name, c := range map[string]*sseClient{"owner": owners, "alice": alices} {
+		c.expectMessage(t, name+" over the WebSocket", "hello", `{"a":[1,"two"]}`)
+	}
+
+	r = g.do(t, http.MethodPost, thingPath(id, "/inbox/messages/ask")+"?timeout=0", `{"last":true}`, nil)
+	if r.status != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	// The subject route skipped hello.
+	asks.expectMessage(t, "ask's second", "ask", `{"last":true}`)
+	owners.expectMessage(t, "owner's third", "ask", `{"last":true}`)
+	if !bobs.heartbeatsOnly(t, 1500*time.Millisecond) {
+		t.Error("bob: no heartbeat within 1.5s")
+	}
+	for name, c := range map[string]*sseClient{"carol": carols, "lamp": lamps} {
+		select {
+		case e := <-c.events:
+			if !e.heartbeat() {
+				t.Errorf("%s got %+v", name, e)
+			}
+		default:
+		}
+	}
+}
+
+// TestSSEReceivesChangeAndMessage: one thing's stream of changes gets a
+// change and its stream of messages a message, each only its own.
+func TestSSEReceivesChangeAndMessage(t *testing.T) {
+	g := startGateway(t, "", nil)
+	const id = "org.example:both"
+	if r := g.do(t, http.MethodPut, thingPath(id, "/"), `{"attributes":{"on":false}}`, nil); r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	changes := g.openSSE(t, testUser, thingPath(id, "/"))
+	messages := g.openSSE(t, testUser, thingPath(id, "/inbox/messages"))
+
+	if r := g.do(t, http.MethodPut, thingPath(id, "/attributes/on"), `true`, nil); r.status != http.StatusNoContent {
+		t.Fatalf("PUT: %d %s", r.status, r.body)
+	}
+	r := g.do(t, http.MethodPost, thingPath(id, "/inbox/messages/switch")+"?timeout=0", "on", map[string]string{"Content-Type": "text/plain"})
+	if r.status != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	// The message stream's first event is the message, not the change
+	// made before it.
+	messages.expectMessage(t, "message", "switch", "on")
+	e := changes.nextEvent(t)
+	if e.event != "" {
+		t.Fatalf("change with event type %q", e.event)
+	}
+	jsonEqual(t, "change", []byte(e.data), `{"thingId":"org.example:both","attributes":{"on":true}}`)
+	// ... and the change stream's next event is the next change, not the
+	// message.
+	if r := g.do(t, http.MethodPut, thingPath(id, "/attributes/on"), `false`, nil); r.status != http.StatusNoContent {
+		t.Fatalf("PUT: %d %s", r.status, r.body)
+	}
+	jsonEqual(t, "second change", []byte(changes.next(t)), `{"thingId":"org.example:both","attributes":{"on":false}}`)
 }

@@ -26,6 +26,7 @@ type liveSignal struct {
 
 	plain    *liveOutcome // receivers without extraFields
 	outcomes map[outcomeKey]*liveOutcome
+	sse      []byte // the event of message streams (sseEvent), encoded on first use
 }
 
 // liveOutcome is the signal as the receivers sharing one policy view and one
@@ -42,7 +43,10 @@ type liveOutcome struct {
 // on its resource, Ditto's LiveSignalEnforcement: granted there, whatever
 // is revoked below; live signals are not pruned), whose namespaces and
 // filter match, except origin, the session that sent it (Ditto never
-// publishes a signal back to the connection it came from). The sessions it
+// publishes a signal back to the connection it came from). The SSE streams
+// of messages in the hub are chosen by the same rule, among the messages of
+// their mailbox, and get one shared event (sseEvent); they never answer,
+// and have no acknowledgement labels. The sessions it
 // reaches become responders of req (nil: no reply awaited) before the
 // signal is queued, so that one closing in between is noticed either by
 // its own close (ResponderGone) or here, when the queue refuses the signal.
@@ -66,9 +70,7 @@ func (r *liveRouter) deliver(st stream, sig *liveSignal, origin receiver, req *l
 	ns := sig.target.Namespace
 	for i := range subs {
 		sub := &subs[i]
-		if sub.r == origin || sub.sse != nil {
-			// SSE streams of messages are not served: their format (an
-			// event per message, the payload as data) is the SSE door's.
+		if sub.r == origin || (sub.sse != nil && !sub.sse.receivesMessage(sig)) {
 			continue
 		}
 		if !sub.wants(ns, sig.target.ThingID) {
@@ -106,6 +108,10 @@ func (r *liveRouter) deliver(st stream, sig *liveSignal, origin receiver, req *l
 				acks.missed(sub.declared, ack.WeakFiltered)
 				continue
 			}
+		}
+		if sub.sse != nil {
+			to = append(to, recipient{r: sub.r, data: sig.sseEvent()})
+			continue
 		}
 		rc := recipient{r: sub.r, data: sig.encoded(o, acks, sub.declared)}
 		acks.reached(sub.declared)

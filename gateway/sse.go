@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -14,13 +13,15 @@ import (
 	"github.com/twinway/twinway/protocol"
 )
 
-// Server-Sent Events of twin changes (SPEC.md §9, SSE), the second transport
-// behind the receiver seam. The wire shape is Eclipse Ditto's
-// (ThingsSseRouteBuilder): every change a stream may read is one event
-// "data:<json>\n\n", without event: or id: lines, whose JSON is a thing
-// holding only the changed part (see sseThing); a stream that sent nothing
-// for sseHeartbeat gets an event with empty data, "data:\n\n" (Pekko's
-// keepAlive with ServerSentEvent.heartbeat).
+// Server-Sent Events of twin changes and of live messages (SPEC.md §9, SSE),
+// the second transport behind the receiver seam. The wire shape is Eclipse
+// Ditto's (ThingsSseRouteBuilder): every change a stream may read is one
+// event "data:<json>\n\n", without event: or id: lines, whose JSON is a
+// thing holding only the changed part (see sseThing); every message a
+// message stream may read is one event "data:<payload>\nevent:<subject>\n\n"
+// (see sseMessageEvent); a stream that sent nothing for sseHeartbeat gets an
+// event with empty data, "data:\n\n" (Pekko's keepAlive with
+// ServerSentEvent.heartbeat).
 
 // sseHeartbeat is Ditto's fixed keep-alive period of SSE streams.
 const sseHeartbeat = time.Second
@@ -28,10 +29,10 @@ const sseHeartbeat = time.Second
 // heartbeatEvent is the keep-alive event: empty data.
 var heartbeatEvent = []byte("data:\n\n")
 
-// SSERequest is what a Server-Sent Events stream of twin changes asks for:
-// the route and the parameters of GET /api/2/things and
-// /api/2/things/{thingId}[/{path}] with Accept: text/event-stream, as the
-// request carried them. ServeSSE validates them.
+// SSERequest is what a Server-Sent Events stream asks for: the route and
+// the parameters of GET /api/2/things and /api/2/things/{thingId}[/{path}]
+// with Accept: text/event-stream, as the request carried them. ServeSSE
+// validates them.
 type SSERequest struct {
 	// ThingIDs are the things whose changes the stream carries: the ids
 	// parameter ("ns:a,ns:b"), or the thing of /things/{thingId}; "" for
@@ -39,7 +40,10 @@ type SSERequest struct {
 	ThingIDs string
 	// Path is the sub-path of /things/{thingId}/{path} ("/attributes/x"):
 	// each event is then the value found there after the change, not a
-	// thing, and Fields is ignored. "" or "/" for thing-shaped events.
+	// thing, and Fields is ignored. "" or "/" for thing-shaped events. A
+	// message path (see IsMessagePath) makes the stream one of that
+	// thing's messages instead, and every other field but ThingIDs is
+	// ignored, as Ditto ignores those parameters there.
 	Path string
 	// Namespaces, Filter, Fields and ExtraFields are the parameters of the
 	// same names; "" for none.
@@ -65,11 +69,24 @@ type SSERequest struct {
 // The response says Connection: close, so that the
 // connection, which may carry a write deadline and a stalled reader, is not
 // reused after the stream.
+//
+// A stream of a message path (IsMessagePath) carries, instead of changes,
+// the messages of the live channel that go to or come from that mailbox:
+// it joins the hub of WebSocket sessions that started messages, so that the
+// same fan-out (liveRouter.deliver) chooses its messages by the same rule,
+// READ on the message resource. It never answers a message.
 func (g *Gateway) ServeSSE(w http.ResponseWriter, r *http.Request, who auth.Context, req SSERequest) error {
 	if g.isClosing() {
 		return errShuttingDown()
 	}
-	sub, err := parseSSE(who.Subjects, req)
+	st, parse := streamEvents, parseSSE
+	if IsMessagePath(req.Path) {
+		st, parse = streamMessages, parseSSEMessages
+		if !g.streamSupported(st) {
+			return protocol.Errorf(protocol.CodeSignalUnsupported, "The live channel is not served by this gateway.")
+		}
+	}
+	sub, err := parse(who.Subjects, req)
 	if err != nil {
 		return err
 	}
@@ -78,10 +95,10 @@ func (g *Gateway) ServeSSE(w http.ResponseWriter, r *http.Request, who auth.Cont
 	if !g.addStream(s) {
 		return errShuttingDown()
 	}
-	// Subscribed before the response starts: no change published after the
-	// client saw the headers is missed.
+	// Subscribed before the response starts: no change or message
+	// published after the client saw the headers is missed.
 	sub.r = s
-	g.hubs[streamEvents].subscribe(sub)
+	g.hubs[st].subscribe(sub)
 	g.removeStream(s, s.serve(w, r))
 	return nil
 }
@@ -283,17 +300,10 @@ func (s *sseStream) logAt(level slog.Level, msg string, args ...any) {
 	}
 }
 
-// messagePath matches the message sub-paths of /things/{thingId}, which
-// Ditto serves as a stream of messages (not yet supported here).
-var messagePath = regexp.MustCompile(`^(/features/[^/]+)?/(inbox|outbox)/messages(/.*)?$`)
-
 // parseSSE validates req into the subscription of a stream (its receiver
 // not set), in Ditto's order: ids, fields (or the sub-path), then the
 // filter and extraFields.
 func parseSSE(subjects []string, req SSERequest) (subscriber, error) {
-	if messagePath.MatchString(req.Path) {
-		return subscriber{}, protocol.Errorf(protocol.CodeSignalUnsupported, "Server-Sent Events of messages are not supported yet.")
-	}
 	var ids map[string]struct{}
 	if req.ThingIDs != "" {
 		list := strings.Split(req.ThingIDs, ",")
@@ -334,6 +344,10 @@ type sseFormat struct {
 	fields  protocol.FieldSelector // nil: the regular fields
 	context bool                   // fields selects _context
 	path    protocol.Pointer       // non-empty: the value at path
+	// messages is the mailbox of a stream of messages (sse_messages.go),
+	// which is subscribed to messages, never to changes; nil for the
+	// streams of changes.
+	messages *sseMailbox
 }
 
 // parseSSEFormat parses the fields parameter, or the sub-path that replaces

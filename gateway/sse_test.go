@@ -16,6 +16,7 @@ import (
 
 	"github.com/twinway/twinway/auth"
 	"github.com/twinway/twinway/auth/policy"
+	"github.com/twinway/twinway/live"
 	"github.com/twinway/twinway/protocol"
 	"github.com/twinway/twinway/twin"
 )
@@ -321,7 +322,7 @@ func TestSSEInvalidRequests(t *testing.T) {
 		{"extraFields=colour", protocol.CodeFieldSelectionInvalid},
 		{"filter=" + url.QueryEscape("eq(attributes/a,"), protocol.CodeRQLInvalid},
 		{"ids=a:t&path=/colour", protocol.CodeFieldSelectionInvalid},
-		{"ids=a:t&path=/inbox/messages/hello", protocol.CodeSignalUnsupported},
+		{"ids=a:t&path=/inbox/messages/hello", protocol.CodeSignalUnsupported}, // no live channel here
 	} {
 		resp, err := http.Get(ss.srv.URL + "/?" + tc.query)
 		if err != nil {
@@ -587,5 +588,297 @@ func TestSSESlowStreamIsClosed(t *testing.T) {
 	}
 	if n := tg.g.openStreams(); n != 1 {
 		t.Errorf("%d streams open, want 1", n)
+	}
+}
+
+// openRaw starts a stream like open, but its events are the raw text of
+// each event, its lines with their "\n" but without the blank line that
+// ends it; a heartbeat ("data:\n") is "", so that next skips it.
+func (ss *sseServer) openRaw(t *testing.T, query string) *sseClient {
+	t.Helper()
+	resp, err := http.Get(ss.srv.URL + "/?" + query)
+	if err != nil {
+		t.Fatalf("GET ?%s: %v", query, err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET ?%s: %d %s", query, resp.StatusCode, body)
+	}
+	c := &sseClient{resp: resp, events: make(chan string, 4096)}
+	go func() {
+		defer close(c.events)
+		br := bufio.NewReader(resp.Body)
+		var ev strings.Builder
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if line != "\n" {
+				ev.WriteString(line)
+				continue
+			}
+			if raw := ev.String(); raw == "data:\n" {
+				c.events <- ""
+			} else {
+				c.events <- raw
+			}
+			ev.Reset()
+		}
+	}()
+	return c
+}
+
+// messageStreams opens message streams on the live test gateway: query
+// names the stream (its path, and subjects for another user).
+func messageStreams(t *testing.T, ss *sseServer, queries map[string]string) map[string]*sseClient {
+	t.Helper()
+	streams := make(map[string]*sseClient, len(queries))
+	for name, q := range queries {
+		streams[name] = ss.openRaw(t, q)
+	}
+	return streams
+}
+
+// TestSSEMessageEventFormat: a message is one event, its payload as text
+// in data: lines (Ditto's raw payload: JSON as JSON text, text as it is,
+// binary decoded from base64) and its subject in event:.
+func TestSSEMessageEventFormat(t *testing.T) {
+	for _, tc := range []struct {
+		name, contentType, value, want string
+	}{
+		{"json object", "application/json", `{"a": [1, 2]}`, "data:{\"a\":[1,2]}\nevent:ask\n\n"},
+		{"json string", "application/json", `"hi"`, "data:\"hi\"\nevent:ask\n\n"},
+		{"json with charset", "application/json; charset=utf-8", `true`, "data:true\nevent:ask\n\n"},
+		{"vendor json", "application/vnd.x+json", `{"b":null}`, "data:{\"b\":null}\nevent:ask\n\n"},
+		{"text", "text/plain", `"Hey?"`, "data:Hey?\nevent:ask\n\n"},
+		{"text not a string", "text/plain", `{"a":1}`, "data:{\"a\":1}\nevent:ask\n\n"},
+		{"text lines", "text/plain", `"one\ntwo\r\nthree\rfour\n"`, "data:one\ndata:two\ndata:three\ndata:four\ndata:\nevent:ask\n\n"},
+		{"unicode", "text/plain", `"Grüße ☕"`, "data:Grüße ☕\nevent:ask\n\n"},
+		{"binary", "application/octet-stream", `"aGVsbG8="`, "data:hello\nevent:ask\n\n"},
+		{"binary not utf-8", "application/octet-stream", `"/w=="`, "data:\uFFFD\nevent:ask\n\n"},
+		{"binary not base64", "application/octet-stream", `"not base64!"`, "data:not base64!\nevent:ask\n\n"},
+		{"no content type", "", `"aGk="`, "data:hi\nevent:ask\n\n"},
+		{"no payload", "text/plain", ``, "data:\nevent:ask\n\n"},
+	} {
+		var value json.RawMessage
+		if tc.value != "" {
+			value = json.RawMessage(tc.value)
+		}
+		if got := string(sseMessageEvent("ask", tc.contentType, value)); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if got := string(sseMessageEvent("a/b", "text/plain", json.RawMessage(`"x"`))); got != "data:x\nevent:a/b\n\n" {
+		t.Errorf("subject with a slash: %q", got)
+	}
+}
+
+// TestSSEMessageRouting: a message stream gets the messages of its thing
+// and mailbox: the thing's inbox or outbox (every subject, or the one of the
+// route), not its features'; a feature's, not the thing's or another
+// feature's; only those its user may READ (message:/…, as WebSocket
+// sessions); never the replies. Each stream's events come in send order.
+func TestSSEMessageRouting(t *testing.T) {
+	tg, f := newLiveGateway(t, nil)
+	const otherID = "org.eclipse.ditto:other"
+	f.mu.Lock()
+	f.targets[otherID] = twin.NewLiveTarget(otherID, "org.eclipse.ditto", f.targets[liveThingID].Policy, nil)
+	f.mu.Unlock()
+	ss := newSSEServer(t, tg)
+	lamp := "ids=" + liveThingID + "&path="
+	streams := messageStreams(t, ss, map[string]string{
+		"inbox":           lamp + "/inbox/messages",
+		"inbox-slash":     lamp + "/inbox/messages/",
+		"inbox-hello":     lamp + "/inbox/messages/hello",
+		"outbox":          lamp + "/outbox/messages",
+		"light-inbox":     lamp + "/features/light/inbox/messages",
+		"light-outbox-on": lamp + "/features/light/outbox/messages/on",
+		"alice-inbox":     lamp + "/inbox/messages&subjects=nginx:alice",
+		"bob-inbox":       lamp + "/inbox/messages&subjects=nginx:bob",
+		"bob-light-inbox": lamp + "/features/light/inbox/messages&subjects=nginx:bob",
+		"other-inbox":     "ids=" + otherID + "&path=/inbox/messages",
+	})
+	eventually(t, "the streams to subscribe", func() bool { return len(tg.g.hubs[streamMessages].snapshot()) == len(streams) })
+
+	sender := tg.dialUser("ditto", "")
+	device := tg.dialUser("ditto", "")
+	sendText(t, device, "START-SEND-MESSAGES")
+	expectText(t, device, "START-SEND-MESSAGES:ACK")
+	n := 0
+	send := func(thing, subject, path, value string) {
+		t.Helper()
+		n++
+		topic := strings.Replace(lampTopic, "/lamp/", "/"+strings.TrimPrefix(thing, "org.eclipse.ditto:")+"/", 1) + subject
+		sendText(t, sender, liveEnvelope(topic, path, 0, `"`+value+`"`, "correlation-id", fmt.Sprint("m-", n),
+			"response-required", "false", "content-type", "text/plain"))
+		roundTrip(t, sender, fmt.Sprint("after-", n)) // routed before this answer
+		readEnvelope(t, device)
+	}
+	send(liveThingID, "hello", "/inbox/messages/hello", "1")
+	send(liveThingID, "secret", "/inbox/messages/secret", "2")
+	send(liveThingID, "hello/world", "/inbox/messages/hello/world", "3")
+	send(liveThingID, "hello", "/outbox/messages/hello", "4")
+	send(liveThingID, "on", "/features/light/inbox/messages/on", "5")
+	send(liveThingID, "on", "/features/light/outbox/messages/on", "6")
+	send(liveThingID, "off", "/features/light/outbox/messages/off", "7")
+	send(liveThingID, "on", "/features/other/inbox/messages/on", "8")
+	send(otherID, "hello", "/inbox/messages/hello", "9")
+
+	// A question the device answers: the reply, on the outbox path, is the
+	// asker's alone.
+	sendText(t, sender, liveEnvelope(lampTopic+"ask", "/inbox/messages/ask", 0, `"10"`, "correlation-id", "q", "content-type", "text/plain"))
+	q := readEnvelope(t, device)
+	sendText(t, device, liveEnvelope(lampTopic+"ask", "/outbox/messages/ask", 200, `"reply"`, "correlation-id", q.Headers[protocol.HeaderCorrelationID], "content-type", "text/plain"))
+	if reply := readEnvelope(t, sender); reply.Status != 200 || string(reply.Value) != `"reply"` {
+		t.Fatalf("the asker got %s %s", reply.Topic, reply.Value)
+	}
+	// The end of each stream's events: one last message each stream takes
+	// (bob's thing inbox takes none).
+	send(liveThingID, "hello", "/inbox/messages/hello", "end")
+	send(liveThingID, "hello", "/outbox/messages/hello", "end")
+	send(liveThingID, "on", "/features/light/inbox/messages/on", "end")
+	send(liveThingID, "on", "/features/light/outbox/messages/on", "end")
+	send(otherID, "hello", "/inbox/messages/hello", "end")
+
+	ev := func(subject, data string) string { return "data:" + data + "\nevent:" + subject + "\n" }
+	want := map[string][]string{
+		"inbox":           {ev("hello", "1"), ev("secret", "2"), ev("hello/world", "3"), ev("ask", "10")},
+		"inbox-hello":     {ev("hello", "1")},
+		"outbox":          {ev("hello", "4")},
+		"light-inbox":     {ev("on", "5")},
+		"light-outbox-on": {ev("on", "6")},
+		"alice-inbox":     {ev("hello", "1"), ev("hello/world", "3"), ev("ask", "10")}, // not the secret
+		"bob-light-inbox": {ev("on", "5")},
+		"other-inbox":     {ev("hello", "9")},
+	}
+	want["inbox-slash"] = want["inbox"]
+	for name, c := range streams {
+		if name == "bob-inbox" {
+			continue
+		}
+		var got []string
+		for {
+			e := c.next(t)
+			if strings.HasPrefix(e, "data:end\n") {
+				break
+			}
+			got = append(got, e)
+		}
+		if strings.Join(got, "|") != strings.Join(want[name], "|") {
+			t.Errorf("%s: got %q, want %q", name, got, want[name])
+		}
+	}
+	select {
+	case e := <-streams["bob-inbox"].events:
+		if e != "" {
+			t.Errorf("bob's inbox stream got %q", e)
+		}
+	case <-time.After(200 * time.Millisecond):
+	}
+	// A message stream is no stream of changes.
+	if n := len(tg.g.hubs[streamEvents].snapshot()); n != 0 {
+		t.Errorf("%d subscribers of changes", n)
+	}
+}
+
+// TestSSEMessageEncodedOnce: every message stream gets the same bytes of a
+// message, whoever reads it; a WebSocket session of the same hub gets the
+// envelope.
+func TestSSEMessageEncodedOnce(t *testing.T) {
+	tg, f := newLiveGateway(t, nil)
+	g := tg.g
+	var queues []*outQueue
+	for _, subject := range []string{"nginx:ditto", "nginx:alice", "nginx:ditto"} {
+		sub, err := parseSSEMessages([]string{subject}, SSERequest{ThingIDs: liveThingID, Path: "/inbox/messages"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := newOutQueue(16, 1<<20)
+		sub.r = &sseStream{g: g, queue: q}
+		g.hubs[streamMessages].subscribe(sub)
+		queues = append(queues, q)
+	}
+	wsQueue := newOutQueue(16, 1<<20)
+	g.hubs[streamMessages].subscribe(subscriber{r: &session{g: g, queue: wsQueue}, subjects: []string{"nginx:ditto"}})
+
+	m := live.Message{Namespace: "org.eclipse.ditto", Name: "lamp", Box: live.Inbox, Subject: "ask"}
+	topic, _ := protocol.ParseTopic(m.Topic())
+	typ, path := twin.LiveResourcePointer(m.Resource())
+	sig := &liveSignal{env: protocol.Envelope{Topic: m.Topic(), Path: m.Path(), Value: json.RawMessage(`{"q":1}`),
+		Headers: protocol.Headers{protocol.HeaderContentType: "application/json"}}, topic: topic,
+		target: f.targets[liveThingID], resType: typ, resPath: path}
+	if n := g.live.deliver(streamMessages, sig, nil, nil); n != 4 {
+		t.Fatalf("delivered to %d, want 4", n)
+	}
+	var first []byte
+	for i, q := range queues {
+		msgs := q.take(nil)
+		if len(msgs) != 1 || string(msgs[0]) != "data:{\"q\":1}\nevent:ask\n\n" {
+			t.Fatalf("stream %d: %q", i, msgs)
+		}
+		if first == nil {
+			first = msgs[0]
+		} else if &first[0] != &msgs[0][0] {
+			t.Errorf("stream %d: encoded again", i)
+		}
+	}
+	if msgs := wsQueue.take(nil); len(msgs) != 1 {
+		t.Fatalf("ws: %d messages", len(msgs))
+	} else if env, err := protocol.DecodeEnvelope(msgs[0]); err != nil || env.Topic != m.Topic() {
+		t.Errorf("ws: %s (%v)", msgs[0], err)
+	}
+}
+
+// TestSSEMessageStreamLifecycle: a message stream is a 200
+// text/event-stream with heartbeats; an invalid thing is refused before it
+// starts; when the client goes away it leaves the hub; Shutdown ends it.
+func TestSSEMessageStreamLifecycle(t *testing.T) {
+	tg, _ := newLiveGateway(t, nil)
+	ss := newSSEServer(t, tg)
+
+	resp, err := http.Get(ss.srv.URL + "/?ids=no-namespace&path=/inbox/messages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var e protocol.Error
+	if json.Unmarshal(body, &e) != nil || e.Code != protocol.CodeThingIDInvalid || resp.StatusCode != 400 {
+		t.Errorf("invalid thing: %d %s", resp.StatusCode, body)
+	}
+	<-ss.returned
+
+	c := ss.openRaw(t, "ids="+liveThingID+"&path=/features/light/outbox/messages/on&fields=colour&filter=nonsense(")
+	select {
+	case e := <-c.events:
+		if e != "" {
+			t.Fatalf("got %q, want a heartbeat", e)
+		}
+	case <-time.After(frameWait):
+		t.Fatal("no heartbeat")
+	}
+	gone := ss.openRaw(t, "ids="+liveThingID+"&path=/inbox/messages")
+	if n := len(tg.g.hubs[streamMessages].snapshot()); n != 2 {
+		t.Fatalf("%d subscribers of messages", n)
+	}
+	gone.resp.Body.Close()
+	select {
+	case <-ss.returned:
+	case <-time.After(frameWait):
+		t.Fatal("ServeSSE did not return")
+	}
+	if n := len(tg.g.hubs[streamMessages].snapshot()); n != 1 {
+		t.Errorf("%d subscribers of messages, want 1", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), frameWait)
+	defer cancel()
+	if err := tg.g.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	c.ended(t)
+	if n := len(tg.g.hubs[streamMessages].snapshot()); n != 0 {
+		t.Errorf("%d subscribers of messages after Shutdown", n)
 	}
 }
