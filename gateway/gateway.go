@@ -1,6 +1,6 @@
-// Package gateway is the WebSocket door /ws/2 of the Ditto protocol and the
-// hub that fans twin events out to the sessions that asked for them
-// (SPEC.md §8).
+// Package gateway is the WebSocket door /ws/2 of the Ditto protocol, the
+// Server-Sent Events streams, and the hubs that fan twin events and live
+// signals out to the sessions and streams that asked for them (SPEC.md §7, §8).
 //
 // A Gateway is an http.Handler for the /ws/2 endpoint and a twin.EventSink.
 // Each upgraded connection becomes a session (see session), run by its own
@@ -13,8 +13,8 @@
 // pruned to what each may read (see eventView). A session that cannot keep
 // up is closed with a clear reason instead of slowing the others down.
 // ServeSSE is the other transport behind the same hub (see receiver): a
-// Server-Sent Events stream of twin changes, run by the HTTP request's own
-// goroutine (sse.go). Acknowledgements (acks.go): declared labels, the
+// Server-Sent Events stream of twin changes or of a thing's messages, run by
+// the HTTP request's own goroutine (sse.go, sse_messages.go). Acknowledgements (acks.go): declared labels, the
 // requests waiting for acknowledgements, and weak acknowledgements issued
 // during the fan-out. The live channel (live.go): messages, live commands and
 // live events routed between sessions and HTTP requests, and their answers.

@@ -35,7 +35,8 @@ import (
 // request outlives the sessions that could end it.
 //
 // Files: live.go (wiring, the session's entry, HTTP's entry), live_call.go
-// (one request and its answer), live_deliver.go (fan-out of live signals).
+// (one request and its answer), live_deliver.go (fan-out of live signals, to
+// sessions and to the SSE message streams of sse_messages.go).
 
 // LiveThings authorises live signals against the things' policies; a
 // *twin.Handler is one. Each method makes the sender's checks and returns
