@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -240,4 +243,81 @@ func TestSearchHonoursPolicies(t *testing.T) {
 	}
 	r = g.doAs(t, carol, http.MethodGet, "/api/2/search/things", "", nil)
 	jsonEqual(t, "carol's search", r.body, `{"items":[]}`)
+}
+
+// TestMergeNeedsWriteOnEveryLeaf: a merge is allowed only where the caller
+// may write every leaf it touches; an empty object is a leaf (it replaces
+// what is there), so it cannot be used to overwrite what the caller may not
+// write.
+func TestMergeNeedsWriteOnEveryLeaf(t *testing.T) {
+	g := startPolicyGateway(t)
+	const id = "org.example:merge"
+	r := g.do(t, http.MethodPut, thingPath(id, "/"), `{"_policy":{"entries":{
+		"owner":{"subjects":{"nginx:ditto":{"type":"user"}},"resources":{"thing:/":{"grant":["READ","WRITE"],"revoke":[]},
+			"policy:/":{"grant":["READ","WRITE"],"revoke":[]}}},
+		"alice":{"subjects":{"nginx:alice":{"type":"user"}},"resources":{"thing:/":{"grant":["READ"],"revoke":[]},
+			"thing:/attributes/public":{"grant":["WRITE"],"revoke":[]}}}}},
+		"attributes":{"public":1,"secret":{"pin":2},"limit":3}}`, nil)
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	merge := func(path, body string) httpResult {
+		return g.doAs(t, alice, http.MethodPatch, thingPath(id, path), body, map[string]string{"Content-Type": "application/merge-patch+json"})
+	}
+	for _, tc := range []struct{ path, body string }{
+		{"/attributes", `{"secret":{}}`},
+		{"/", `{"attributes":{"limit":{},"new":{}}}`},
+		{"/attributes", `{}`},
+		{"/attributes", `{"public":2,"limit":4}`},
+	} {
+		if r := merge(tc.path, tc.body); r.status != http.StatusForbidden {
+			t.Errorf("PATCH %s %s: %d %s, want 403", tc.path, tc.body, r.status, r.body)
+		}
+	}
+	if r := merge("/attributes", `{"public":{"nested":true}}`); r.status != http.StatusNoContent {
+		t.Fatalf("PATCH of what alice may write: %d %s", r.status, r.body)
+	}
+	r = g.do(t, http.MethodGet, thingPath(id, "/attributes"), "", nil)
+	jsonEqual(t, "attributes after the merges", r.body, `{"public":{"nested":true},"secret":{"pin":2},"limit":3}`)
+}
+
+// TestSearchCursorRevealsNothing: whether a page carries a cursor does not
+// depend on things the caller may not read (else a filter on a hidden value
+// would answer yes/no questions about it), and a cursor is sealed.
+func TestSearchCursorRevealsNothing(t *testing.T) {
+	g := startPolicyGateway(t)
+	if r := g.doAs(t, carol, http.MethodPut, thingPath("org.example:a-mine", "/"), `{"attributes":{"pin":1}}`, nil); r.status != 201 {
+		t.Fatalf("carol's thing: %d %s", r.status, r.body)
+	}
+	if r := g.do(t, http.MethodPut, thingPath("org.example:secret", "/"), `{"attributes":{"pin":4321}}`, nil); r.status != 201 {
+		t.Fatalf("the owner's thing: %d %s", r.status, r.body)
+	}
+	for _, n := range []int{4321, 4322} {
+		filter := `or(eq(thingId,"org.example:a-mine"),and(eq(thingId,"org.example:secret"),ge(attributes/pin,` + strconv.Itoa(n) + `)))`
+		r := g.doAs(t, carol, http.MethodGet, "/api/2/search/things?fields=thingId&option="+url.QueryEscape("sort(+thingId),size(1)")+
+			"&filter="+url.QueryEscape(filter), "", nil)
+		jsonEqual(t, "carol's page", r.body, `{"items":[{"thingId":"org.example:a-mine"}]}`)
+	}
+	// carol pages through her two things; the cursor names no thing or value,
+	// and her last page has none, though the owner's thing sorts after it.
+	if r := g.doAs(t, carol, http.MethodPut, thingPath("org.example:b-mine", "/"), `{"attributes":{"pin":2}}`, nil); r.status != 201 {
+		t.Fatalf("carol's second thing: %d %s", r.status, r.body)
+	}
+	r := g.doAs(t, carol, http.MethodGet, "/api/2/search/things?fields=thingId&option="+url.QueryEscape("sort(+attributes/pin),size(1)"), "", nil)
+	var page struct {
+		Cursor string `json:"cursor"`
+	}
+	if err := json.Unmarshal(r.body, &page); err != nil || page.Cursor == "" {
+		t.Fatalf("owner's first page: %s", r.body)
+	}
+	if raw, err := base64.RawURLEncoding.DecodeString(page.Cursor); err != nil || bytes.Contains(raw, []byte("a-mine")) {
+		t.Fatalf("cursor is not sealed: %q", raw)
+	}
+	r = g.doAs(t, carol, http.MethodGet, "/api/2/search/things?fields=thingId&option="+url.QueryEscape("sort(+attributes/pin),size(1),cursor("+page.Cursor+")"), "", nil)
+	jsonEqual(t, "carol's second page", r.body, `{"items":[{"thingId":"org.example:b-mine"}]}`)
+	r = g.do(t, http.MethodGet, "/api/2/search/things?option="+url.QueryEscape("cursor(AAAA)"), "", nil)
+	if r.status != 400 {
+		t.Fatalf("forged cursor: %d %s", r.status, r.body)
+	}
+	jsonField(t, r.body, "error", "thing-search:search.option.invalid")
 }

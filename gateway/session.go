@@ -173,12 +173,7 @@ func (s *session) logAt(level slog.Level, msg string, args ...any) {
 // start runs the session on its own two goroutines; ServeHTTP returns.
 // done is called once both loops and the close handshake ended.
 func (s *session) start(done func()) {
-	if s.armExpiry(s.who.Expiry) {
-		go func() {
-			<-s.readDone
-			s.armExpiry(time.Time{})
-		}()
-	}
+	s.armExpiry(s.who.Expiry)
 	go s.writeLoop()
 	go func() {
 		defer done()
@@ -191,6 +186,9 @@ func (s *session) start(done func()) {
 func (s *session) serve() {
 	reason := s.readLoop()
 	close(s.readDone)
+	// Only the read loop re-arms the expiry timer (JWT-TOKEN): stop it now,
+	// so that a long-lived token's timer does not keep the session in memory.
+	s.armExpiry(time.Time{})
 	s.close(reason) // no-op when the close started elsewhere
 	<-s.writerDone
 	<-s.closeDone
@@ -427,8 +425,7 @@ func writeErrorReason(err error) closeReason {
 // armExpiry makes the session end at expiry, on time, not at the next message
 // (as Ditto's gateway:websocket.session.expired), replacing the timer set
 // before; the zero time, or one beyond auth.MaxSessionLifetime, sets none.
-// It reports whether a timer is set.
-func (s *session) armExpiry(expiry time.Time) bool {
+func (s *session) armExpiry(expiry time.Time) {
 	s.expiryMu.Lock()
 	defer s.expiryMu.Unlock()
 	if s.expiry != nil {
@@ -436,8 +433,7 @@ func (s *session) armExpiry(expiry time.Time) bool {
 		s.expiry = nil
 	}
 	if expiry.IsZero() || time.Until(expiry) >= auth.MaxSessionLifetime {
-		return false
+		return
 	}
 	s.expiry = time.AfterFunc(time.Until(expiry), func() { s.close(reasonExpired) })
-	return true
 }

@@ -131,10 +131,12 @@ func checkWrite(cmd command, view *policy.View, value any) error {
 }
 
 // patchLeaves calls fn with the pointer of every leaf of a merge patch at
-// path: scalars, arrays and nulls; an object's members recursively.
+// path: scalars, arrays and nulls; an object's members recursively. An empty
+// object is a leaf too: merging it replaces a non-object there (or creates
+// the member), so it writes at its path.
 func patchLeaves(path protocol.Pointer, value any, fn func(protocol.Pointer)) {
 	obj, ok := value.(map[string]any)
-	if !ok {
+	if !ok || len(obj) == 0 {
 		fn(path)
 		return
 	}

@@ -47,6 +47,7 @@ type Handler struct {
 	maxBytes int
 	now      func() time.Time
 	locks    thingLocks
+	cursors  *cursorSealer
 	// remember: writes start from the state this process stored last
 	// (see write), because the store reads its own writes.
 	remember bool
@@ -82,6 +83,11 @@ func New(cfg Config) (*Handler, error) {
 		h.now = time.Now
 	}
 	h.locks.m = map[string]*thingLock{}
+	cursors, err := newCursorSealer()
+	if err != nil {
+		return nil, err
+	}
+	h.cursors = cursors
 	if s, ok := cfg.Store.(readsOwnWrites); ok {
 		h.remember = s.ReadsOwnWrites()
 	}

@@ -100,6 +100,12 @@ const maxSearchRounds = 16
 // the others to what it may read and narrows them to the selected fields.
 // With partial read access the filter is evaluated again on what the caller
 // may read, so that a search cannot reveal a hidden value.
+//
+// Nor may the cursor reveal anything: it is sealed (see cursorSealer), and a
+// full page carries one only when a further match the caller may read
+// exists, looked ahead for within the same bounded number of store queries.
+// Only when that bound is reached (many matches the caller may not read in a
+// row) does a page carry a cursor without knowing.
 func (h *Handler) Search(ctx context.Context, who auth.Context, req SearchRequest) (SearchResult, error) {
 	s, err := h.searcher()
 	if err != nil {
@@ -109,9 +115,17 @@ func (h *Handler) Search(ctx context.Context, who auth.Context, req SearchReques
 	if err != nil {
 		return SearchResult{}, err
 	}
+	if p.query.Cursor != "" {
+		if p.query.Cursor, err = h.cursors.open(p.query.Cursor); err != nil {
+			return SearchResult{}, err
+		}
+	}
 	out := SearchResult{Items: make([]json.RawMessage, 0, p.query.Size)}
 	q := p.query
-	for round := 0; round < maxSearchRounds; round++ {
+	round := 0
+	for ; round < maxSearchRounds; round++ {
+		// Never more than the page still needs: when the page fills, the
+		// store's cursor is right after its last item.
 		q.Size = p.query.Size - len(out.Items)
 		page, err := s.Search(ctx, q)
 		if err != nil {
@@ -128,7 +142,44 @@ func (h *Handler) Search(ctx context.Context, who auth.Context, req SearchReques
 		}
 		q.Cursor = page.NextCursor
 	}
+	if out.Cursor != "" && len(out.Items) >= p.query.Size {
+		more, err := h.moreReadable(ctx, s, who, p, out.Cursor, maxSearchRounds-round-1)
+		if err != nil {
+			return SearchResult{}, err
+		}
+		if !more {
+			out.Cursor = ""
+		}
+	}
+	out.Cursor = h.cursors.seal(out.Cursor)
 	return out, nil
+}
+
+// moreReadable tells whether a match who may read follows the store cursor
+// after, looking at most rounds store pages ahead; when it cannot tell
+// within them it answers true, so that paging goes on.
+func (h *Handler) moreReadable(ctx context.Context, s Searcher, who auth.Context, p parsedSearch, after string, rounds int) (bool, error) {
+	if h.policies == nil {
+		return true, nil
+	}
+	q := p.query
+	q.Cursor = after
+	for range rounds {
+		page, err := s.Search(ctx, q)
+		if err != nil {
+			return false, h.searchFailed(err)
+		}
+		for _, rec := range page.Records {
+			if _, ok := h.searchItem(ctx, who, parsedSearch{predicate: p.predicate}, rec); ok {
+				return true, nil
+			}
+		}
+		if page.NextCursor == "" {
+			return false, nil
+		}
+		q.Cursor = page.NextCursor
+	}
+	return true, nil
 }
 
 // searchItem is one search result as who may see it; ok is false when who

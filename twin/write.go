@@ -108,21 +108,26 @@ func (h *Handler) write(ctx context.Context, cmd command, apply applyFunc) (prot
 		// away (a closed session, a dropped HTTP request): once it may be
 		// committed, its event has to be published too.
 		ctx := context.WithoutCancel(ctx)
+		// A change of the thing's policy id is told to the readers of the
+		// policy that allowed it, as Ditto does; later events follow the
+		// new policy. A new thing's policy is settled here.
 		var createdPolicy string
-		switch {
-		case !st.exists && !rec.Deleted:
+		if !st.exists && !rec.Deleted {
 			enf, createdPolicy, err = h.policyForNewThing(ctx, cmd, rec.PolicyID, directives)
 			if err != nil {
 				h.rollbackPolicy(ctx, createdPolicy)
 				return protocol.Envelope{}, err
 			}
 		}
-		// A change of the thing's policy id is told to the readers of the
-		// policy that allowed it, as Ditto does; later events follow the
-		// new policy.
 		err = h.store.Put(ctx, rec, st.rec.Revision)
-		if err != nil {
+		if errors.Is(err, ErrRevisionConflict) {
+			// The thing was certainly not stored: its new policy goes. After
+			// another failure the write may have landed, and a thing whose
+			// policy is gone is lost to everybody; a policy left behind only
+			// makes a later implicit creation fail, as it does in Ditto.
 			h.rollbackPolicy(ctx, createdPolicy)
+		}
+		if err != nil {
 			// A conflict means another process wrote the thing; any other
 			// failure leaves the stored state unknown.
 			tl.forget()
