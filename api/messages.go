@@ -169,7 +169,10 @@ func (a *API) liveThingCommand(c *call, action string, env protocol.Envelope) bo
 // writeAcks; a message reply with its own status, headers and payload under
 // its content type (204 never has a body; Ditto ignores a device's 502,
 // which it uses itself, and answers 200); a command response as the twin's
-// response would be.
+// response would be. A reply whose status is no final HTTP status (the
+// gateway refuses such replies; this is the door's own guard, since
+// WriteHeader panics beyond 999 and sends an interim response for 1xx) is
+// answered with gateway.UnusableReplyError.
 func (a *API) writeLive(c *call, action string, ans gateway.LiveAnswer, location string) {
 	resp := ans.Response
 	switch {
@@ -190,6 +193,10 @@ func (a *API) writeLive(c *call, action string, ans gateway.LiveAnswer, location
 	status := resp.Status
 	if status == 0 || status == http.StatusBadGateway {
 		status = http.StatusOK
+	}
+	if status < 200 || status > 599 {
+		a.reject(c, action, gateway.UnusableReplyError(status))
+		return
 	}
 	a.metrics.CountCommand(door, action, status)
 	if !ans.ResponseRequired && status < http.StatusMultipleChoices {

@@ -129,6 +129,17 @@ func TestMessageAnswers(t *testing.T) {
 	g.do(t, http.MethodPost, path, `"?"`, nil).want(t, 204).wantNoBody(t)
 	reply(502, "application/json", `{"a":1}`) // Ditto's own status: read as none
 	g.do(t, http.MethodPost, path, `"?"`, nil).want(t, 200).wantJSON(t, `{"a":1}`)
+	// A status that is no final HTTP status never reaches WriteHeader (which
+	// panics beyond 999, and sends an interim response for 1xx).
+	for _, status := range []int{1000, 42, 101, -1} {
+		reply(status, "text/plain", `"x"`)
+		g.do(t, http.MethodPost, path, `"?"`, nil).wantError(t, 422, protocol.CodeIllegalAdaptable)
+	}
+	f.answerWith(func(cmd protocol.Envelope) gateway.LiveAnswer {
+		return gateway.LiveAnswer{ResponseRequired: true, Response: protocol.Envelope{Topic: "org.example/lamp/things/live/commands/retrieve",
+			Path: "/attributes", Status: 1000, Value: json.RawMessage(`{}`)}}
+	})
+	g.do(t, http.MethodGet, "/api/2/things/org.example:lamp/attributes?channel=live", "", nil).wantError(t, 422, protocol.CodeIllegalAdaptable)
 
 	// An error of the device or of the gateway is Ditto's error JSON.
 	e := protocol.Errorf(protocol.CodeCommandTimeout, "The Command reached the specified timeout of 10,000ms.")
@@ -166,6 +177,16 @@ func TestMessageAnswers(t *testing.T) {
 	if err := json.Unmarshal(r.body, &entries); err != nil || entries["my-ack"].Status != 202 || entries["live-response"].Status != 408 {
 		t.Fatalf("acks %s", r.body)
 	}
+	// A single acknowledgement is the answer with its own status; an
+	// interim one cannot be.
+	f.answerWith(func(cmd protocol.Envelope) gateway.LiveAnswer {
+		topic, _ := protocol.ParseTopic(cmd.Topic)
+		agg := ack.NewAggregator(topic, cmd.Headers, []string{"my-ack"}, 1)
+		agg.Add("my-ack", 102, nil, nil)
+		res := agg.Result()
+		return gateway.LiveAnswer{ResponseRequired: true, Message: true, Acks: &res}
+	})
+	g.do(t, http.MethodPost, path, `"?"`, nil).wantError(t, 422, protocol.CodeIllegalAdaptable)
 }
 
 func TestLiveChannelOnThingRoutes(t *testing.T) {

@@ -294,6 +294,13 @@ func (a *API) runAcked(c *call, action string, env protocol.Envelope, location s
 // (ack.Result.HTTP), with the headers a response carries.
 func writeAcks(c *call, r ack.Result, responseRequired bool) {
 	status, headers, contentType, body := r.HTTP(responseRequired)
+	if status < 200 || status > 599 {
+		// A single acknowledgement is its own answer; an interim (1xx)
+		// status cannot be one.
+		writeError(c, protocol.Errorf(protocol.CodeIllegalAdaptable,
+			"The acknowledgement could not be used as the answer: its status <%d> is not a valid HTTP status code of a response.", status))
+		return
+	}
 	h := c.w.Header()
 	for _, name := range responseHeaderNames {
 		if v, ok := headers[name]; ok && v != "" {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 
 	"github.com/twinway/twinway/ack"
@@ -25,15 +26,26 @@ import (
 //     a time (ack.Declarations); a label taken by another session ends the
 //     new one with acknowledgement:label.not.unique. Closing frees them.
 //   - Pending requests: a command that waits for more than its own response
-//     registers a PendingAcks under its correlation-id before it runs, so
-//     that no acknowledgement can arrive unheard (the event is published,
-//     and may be acknowledged, before the twin handler returns). The
-//     acknowledgements sessions issue, and the weak ones the fan-out
-//     issues, find it by correlation-id; its timer ends it with 408 entries.
-//     Pending requests are bounded per session and gateway-wide
-//     (Config.MaxPendingAcksPerSession, MaxPendingAcks): beyond, a command
-//     is refused with too.many.requests before it runs. A session that
-//     closes forgets the requests it waits for; the requests it owes
+//     registers a PendingAcks before it runs, so that no acknowledgement
+//     can arrive unheard (the event is published, and may be acknowledged,
+//     before the twin handler returns). The request is found by its routing
+//     id, the correlation-id its signal carries: the command's own
+//     correlation-id, unless another asker's request already waits under
+//     it; then, as Ditto's gateway gives a colliding signal a fresh
+//     correlation-id (AcknowledgementForwarderActorStarter,
+//     ResponseReceiverCache), the id with "_<uuid>" appended. Correlation is
+//     thus per asker, as in Ditto: a caller's correlation-ids never collide
+//     with another's, and only a session reusing one of its own that still
+//     waits is refused (acknowledgement:request.duplicate.correlation-id);
+//     each HTTP request is a scope of its own. The acknowledgements sessions
+//     issue, and the weak ones the fan-out issues, carry the routing id; the
+//     answer carries the asker's correlation-id again. Its timer ends it with
+//     408 entries. Pending requests are bounded per owner and gateway-wide
+//     (Config.MaxPendingAcksPerSession, MaxPendingAcks): an owner is a
+//     session or, on the HTTP door, a caller (its default subject), so that
+//     one user's parallel HTTP requests cannot take every slot. Beyond, a
+//     command is refused with too.many.requests before it runs. A session
+//     that closes forgets the requests it waits for; the requests it owes
 //     acknowledgements to get their 408 entries at their timeout.
 //   - Fan-out: a signal that requests custom labels shows each session only
 //     the labels that session declared (Ditto's AcknowledgementForwarder),
@@ -63,17 +75,61 @@ const (
 type ackRegistry struct {
 	declared      *ack.Declarations
 	maxTotal      int
-	maxPerSession int
+	maxPerSession int // per owner: a session or an HTTP caller
 
-	mu        sync.Mutex
-	byCID     map[string]*PendingAcks
-	bySession map[*session]map[*PendingAcks]struct{}
-	closing   bool // Shutdown started: no new requests
+	mu      sync.Mutex
+	byRoute map[string]*PendingAcks              // by routing id
+	byOwner map[string]map[*PendingAcks]struct{} // by requester.key; none for unowned requests
+	byCID   map[sessionCID]*PendingAcks          // a session's requests by its correlation-id
+	closing bool                                 // Shutdown started: no new requests
+}
+
+// sessionCID is a correlation-id in the scope of the session that chose it.
+type sessionCID struct {
+	s   *session
+	cid string
 }
 
 func newAckRegistry(maxTotal, maxPerSession int) *ackRegistry {
 	return &ackRegistry{declared: ack.NewDeclarations(), maxTotal: maxTotal, maxPerSession: maxPerSession,
-		byCID: map[string]*PendingAcks{}, bySession: map[*session]map[*PendingAcks]struct{}{}}
+		byRoute: map[string]*PendingAcks{}, byOwner: map[string]map[*PendingAcks]struct{}{},
+		byCID: map[sessionCID]*PendingAcks{}}
+}
+
+// requester is who waits for a request's acknowledgements: a session, a
+// caller of the HTTP door, or nobody known (AwaitAcks).
+type requester struct {
+	s      *session // the requesting session; nil for HTTP
+	caller string   // without a session: the HTTP caller (callerKey); "" for nobody known
+}
+
+// sessionRequester is the owner of s's requests.
+func sessionRequester(s *session) requester { return requester{s: s} }
+
+// httpRequester is the owner of an HTTP request of who.
+func httpRequester(who auth.Context) requester { return requester{caller: callerKey(who)} }
+
+// key names the owner for its bound; "" for nobody known, which only the
+// gateway-wide bound limits.
+func (o requester) key() string {
+	switch {
+	case o.s != nil:
+		return o.s.ackOwner()
+	case o.caller != "":
+		return "http:" + o.caller
+	}
+	return ""
+}
+
+// callerKey names who as a caller of the HTTP door, for the bounds per
+// caller: its default subject, the authenticated identity itself (a user
+// cannot choose another one, while the further subjects of a token, its
+// groups or scopes, may vary from token to token).
+func callerKey(who auth.Context) string {
+	if d := who.DefaultSubject(); d != "" {
+		return d
+	}
+	return "anonymous"
 }
 
 // PendingAcks is one request waiting for its acknowledgements: an
@@ -83,8 +139,9 @@ func newAckRegistry(maxTotal, maxPerSession int) *ackRegistry {
 // through; Cancel when nobody waits any more. Safe for concurrent use.
 type PendingAcks struct {
 	reg    *ackRegistry
-	cid    string
-	owner  *session // the requesting session; nil for HTTP
+	cid    string // the asker's correlation-id
+	route  string // the routing id: the correlation-id the signal carries
+	owner  requester
 	agg    *ack.Aggregator
 	onDone func(ack.Result)
 
@@ -95,45 +152,55 @@ type PendingAcks struct {
 }
 
 // AwaitAcks registers a request for the command with topic and headers
-// (its correlation-id identifies it; best taken after exp.Apply) that waits
-// for exp.Labels for at most exp.Timeout. onDone gets the answer once the
-// labels are all in, or at the timeout with 408 entries for the missing
-// ones, but never before Arm and never after Cancel. onDone runs on the
-// goroutine that completes the request, which may be another session's
-// read loop, the fan-out of an event (with the thing locked) or a timer: it
-// must not block.
+// (best taken after exp.Apply) that waits for exp.Labels for at most
+// exp.Timeout. The signal the command causes must carry the request's
+// RoutingID as its correlation-id: the acknowledgements find it by that.
+// onDone gets the answer once the labels are all in, or at the timeout with
+// 408 entries for the missing ones, but never before Arm and never after
+// Cancel. onDone runs on the goroutine that completes the request, which
+// may be another session's read loop, the fan-out of an event (with the
+// thing locked) or a timer: it must not block.
 //
 // The error is a *protocol.Error: too.many.requests (429) beyond the
 // gateway's bound (Config.MaxPendingAcks),
-// acknowledgement:request.duplicate.correlation-id (409) while another
-// request with the same correlation-id waits,
-// acknowledgement:correlation-id.missing without one, or
-// gateway:service.unavailable after Shutdown started.
+// acknowledgement:correlation-id.missing without a correlation-id, or
+// gateway:service.unavailable after Shutdown started. A request of no
+// known owner is a scope of its own: its correlation-id is never a
+// duplicate.
 func (g *Gateway) AwaitAcks(topic protocol.Topic, headers protocol.Headers, exp ack.Expectation, onDone func(ack.Result)) (*PendingAcks, error) {
-	return g.acks.await(topic, headers, exp, nil, onDone)
+	return g.acks.await(topic, headers, exp, requester{}, onDone)
 }
 
-// await is AwaitAcks for a request of owner (nil: not a session), which is
-// bounded per session too.
-func (r *ackRegistry) await(topic protocol.Topic, headers protocol.Headers, exp ack.Expectation, owner *session, onDone func(ack.Result)) (*PendingAcks, error) {
+// await is AwaitAcks for a request of owner, which is bounded per owner
+// too; a session's correlation-id must not be one of its requests that
+// still wait (acknowledgement:request.duplicate.correlation-id, 409).
+func (r *ackRegistry) await(topic protocol.Topic, headers protocol.Headers, exp ack.Expectation, owner requester, onDone func(ack.Result)) (*PendingAcks, error) {
 	cid := headers[protocol.HeaderCorrelationID]
 	if cid == "" {
 		return nil, protocol.Errorf(protocol.CodeAckCorrelationIDMissing, "Correlation-id header for acknowledgement request is missing.")
 	}
 	p := &PendingAcks{reg: r, cid: cid, owner: owner, onDone: onDone,
 		agg: ack.NewAggregator(topic, headers, exp.Labels, exp.Timeout)}
+	key := owner.key()
 	r.mu.Lock()
-	err := r.admit(cid, owner)
+	err := r.admit(cid, owner, key)
 	if err != nil {
 		r.mu.Unlock()
 		return nil, err
 	}
-	r.byCID[cid] = p
-	if owner != nil {
-		set := r.bySession[owner]
+	p.route = cid
+	for r.byRoute[p.route] != nil {
+		p.route = cid + "_" + uuid.NewString()
+	}
+	r.byRoute[p.route] = p
+	if owner.s != nil {
+		r.byCID[sessionCID{owner.s, cid}] = p
+	}
+	if key != "" {
+		set := r.byOwner[key]
 		if set == nil {
 			set = map[*PendingAcks]struct{}{}
-			r.bySession[owner] = set
+			r.byOwner[key] = set
 		}
 		set[p] = struct{}{}
 	}
@@ -150,17 +217,19 @@ func (r *ackRegistry) await(topic protocol.Topic, headers protocol.Headers, exp 
 // admit checks a new request against the bounds; r.mu is held. A session
 // that is closing is checked here, under r.mu, so that sessionClosed (which
 // runs after the session is marked closing) cannot miss a request.
-func (r *ackRegistry) admit(cid string, owner *session) *protocol.Error {
+func (r *ackRegistry) admit(cid string, owner requester, key string) *protocol.Error {
 	switch {
-	case r.closing || (owner != nil && owner.isClosing()):
+	case r.closing || (owner.s != nil && owner.s.isClosing()):
 		return errShuttingDown()
-	case r.byCID[cid] != nil:
+	case owner.s != nil && r.byCID[sessionCID{owner.s, cid}] != nil:
 		return protocol.Errorf(protocol.CodeAckDuplicateCorrelationID,
 			"Correlation-id <%s> for acknowledgement request was already used very recently.", cid)
-	case len(r.byCID) >= r.maxTotal:
+	case len(r.byRoute) >= r.maxTotal:
 		return tooManyPending("The gateway has too many requests waiting for acknowledgements.")
-	case owner != nil && len(r.bySession[owner]) >= r.maxPerSession:
+	case owner.s != nil && len(r.byOwner[key]) >= r.maxPerSession:
 		return tooManyPending("This session has too many requests waiting for acknowledgements.")
+	case key != "" && len(r.byOwner[key]) >= r.maxPerSession:
+		return tooManyPending("You have too many requests waiting for acknowledgements.")
 	}
 	return nil
 }
@@ -174,24 +243,27 @@ func tooManyPending(msg string) *protocol.Error {
 func (r *ackRegistry) remove(p *PendingAcks) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.byCID[p.cid] == p {
-		delete(r.byCID, p.cid)
+	if r.byRoute[p.route] == p {
+		delete(r.byRoute, p.route)
 	}
-	if p.owner != nil {
-		if set := r.bySession[p.owner]; set != nil {
+	if k := (sessionCID{p.owner.s, p.cid}); p.owner.s != nil && r.byCID[k] == p {
+		delete(r.byCID, k)
+	}
+	if key := p.owner.key(); key != "" {
+		if set := r.byOwner[key]; set != nil {
 			delete(set, p)
 			if len(set) == 0 {
-				delete(r.bySession, p.owner)
+				delete(r.byOwner, key)
 			}
 		}
 	}
 }
 
-// deliver hands a to the request waiting under cid and reports whether one
-// does.
-func (r *ackRegistry) deliver(cid string, a ack.Ack) bool {
+// deliver hands a to the request waiting under the routing id route and
+// reports whether one does.
+func (r *ackRegistry) deliver(route string, a ack.Ack) bool {
 	r.mu.Lock()
-	p := r.byCID[cid]
+	p := r.byRoute[route]
 	r.mu.Unlock()
 	if p == nil {
 		return false
@@ -200,14 +272,15 @@ func (r *ackRegistry) deliver(cid string, a ack.Ack) bool {
 	return true
 }
 
-// pending counts the requests waiting, of s or (nil) in all.
-func (r *ackRegistry) pending(s *session) int {
+// pending counts the requests waiting, of owner key ("ws-<id>",
+// "http:<caller>") or ("") in all.
+func (r *ackRegistry) pending(key string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if s != nil {
-		return len(r.bySession[s])
+	if key != "" {
+		return len(r.byOwner[key])
 	}
-	return len(r.byCID)
+	return len(r.byRoute)
 }
 
 // sessionClosed frees the labels s declared and forgets the requests it
@@ -216,7 +289,7 @@ func (r *ackRegistry) sessionClosed(s *session) {
 	r.declared.Release(s.ackOwner(), s.declared)
 	r.mu.Lock()
 	var ps []*PendingAcks
-	for p := range r.bySession[s] {
+	for p := range r.byOwner[s.ackOwner()] {
 		ps = append(ps, p)
 	}
 	r.mu.Unlock()
@@ -231,8 +304,8 @@ func (r *ackRegistry) sessionClosed(s *session) {
 func (r *ackRegistry) shutdown() {
 	r.mu.Lock()
 	r.closing = true
-	ps := make([]*PendingAcks, 0, len(r.byCID))
-	for _, p := range r.byCID {
+	ps := make([]*PendingAcks, 0, len(r.byRoute))
+	for _, p := range r.byRoute {
 		ps = append(ps, p)
 	}
 	r.mu.Unlock()
@@ -240,6 +313,11 @@ func (r *ackRegistry) shutdown() {
 		p.expire()
 	}
 }
+
+// RoutingID is the correlation-id the command's signal must carry, so that
+// the acknowledgements issued for it find the request: the command's own,
+// unless another request of another owner waits under it (see acks.go).
+func (p *PendingAcks) RoutingID() string { return p.route }
 
 // Add records an acknowledgement (the first per label counts).
 func (p *PendingAcks) Add(a ack.Ack) {
@@ -366,7 +444,7 @@ func (g *Gateway) Command(ctx context.Context, who auth.Context, cmd protocol.En
 	}
 	handle := func(c protocol.Envelope) protocol.Envelope { return g.cfg.Twins.Handle(handleCtx, who, c) }
 	done := make(chan CommandAnswer, 1) // the answer never waits for the reader
-	cancel := g.runCommand(cmd, topic, kind, door, nil, handle, func(a CommandAnswer) { done <- a })
+	cancel := g.runCommand(cmd, topic, kind, door, httpRequester(who), handle, func(a CommandAnswer) { done <- a })
 	select {
 	case a := <-done:
 		return a, nil
@@ -404,8 +482,8 @@ func aggregates(exp ack.Expectation) bool {
 }
 
 // runCommand runs the twin command cmd (of kind, through door, sent by
-// owner or nil) with handle and calls answer exactly once, possibly before
-// it returns, possibly later from another goroutine (see AwaitAcks). It
+// owner) with handle and calls answer exactly once, possibly before it
+// returns, possibly later from another goroutine (see AwaitAcks). It
 // returns a func that forgets an answer not given yet.
 //
 // The headers are checked first (ack.Expect): refused headers are
@@ -413,7 +491,7 @@ func aggregates(exp ack.Expectation) bool {
 // does. A command that waits for acknowledgements registers its request
 // before it runs. A command that fails is answered with its error at once:
 // nothing can be acknowledged for a change that did not happen.
-func (g *Gateway) runCommand(cmd protocol.Envelope, topic protocol.Topic, kind ack.Kind, door ack.Door, owner *session,
+func (g *Gateway) runCommand(cmd protocol.Envelope, topic protocol.Topic, kind ack.Kind, door ack.Door, owner requester,
 	handle func(protocol.Envelope) protocol.Envelope, answer func(CommandAnswer)) (cancel func()) {
 	none := func() {}
 	exp, err := ack.Expect(cmd.Headers, kind, door)
@@ -444,9 +522,21 @@ func (g *Gateway) runCommand(cmd protocol.Envelope, topic protocol.Topic, kind a
 	}()
 	// The command keeps the headers it came with: the twin handler copies
 	// its custom labels into the event, and the defaults Apply added are
-	// built-in ones.
+	// built-in ones. Only its correlation-id becomes the routing id, which
+	// the event then carries, when another owner's request waits under it;
+	// the response gets the caller's back.
+	cid := cmd.Headers[protocol.HeaderCorrelationID]
+	renamed := p.RoutingID() != cid
+	if renamed {
+		cmd.Headers = cmd.Headers.Clone()
+		cmd.Headers[protocol.HeaderCorrelationID] = p.RoutingID()
+	}
 	resp := handle(cmd)
 	ran = true
+	if renamed && resp.Headers[protocol.HeaderCorrelationID] == p.RoutingID() {
+		resp.Headers = resp.Headers.Clone()
+		resp.Headers[protocol.HeaderCorrelationID] = cid
+	}
 	if resp.Status < 200 || resp.Status > 299 {
 		p.Cancel()
 		answer(CommandAnswer{ResponseRequired: true, Response: resp})
@@ -482,7 +572,8 @@ func parseDeclaredAcks(r *http.Request) ([]string, error) {
 	return ack.ParseDeclared(v)
 }
 
-// ackOwner names s in the gateway's label declarations.
+// ackOwner names s in the gateway's label declarations and, as the owner
+// of its requests, in the acknowledgement registry.
 func (s *session) ackOwner() string { return "ws-" + strconv.FormatUint(s.id, 10) }
 
 // reasonLabelNotUnique ends a session whose declared labels another session
@@ -533,6 +624,8 @@ func (s *session) handleAck(env protocol.Envelope, topic protocol.Topic) {
 		s.reply(protocol.ErrorEnvelope(protocol.AsError(err), topic, env.Headers))
 		return
 	}
+	// The acknowledgement is the session's, whatever originator it names.
+	setOriginator(a.Headers, s.who)
 	if !s.g.acks.deliver(a.Headers[protocol.HeaderCorrelationID], a) {
 		s.logAt(slog.LevelDebug, "acknowledgement for no pending request dropped",
 			"label", a.Label, "correlation-id", a.Headers[protocol.HeaderCorrelationID])
@@ -548,7 +641,7 @@ func (s *session) handleTwinCommand(env protocol.Envelope, topic protocol.Topic,
 		s.countCommand(topic, resp.Status)
 		return resp
 	}
-	s.g.runCommand(env, topic, kind, ack.WebSocket, s, handle, func(a CommandAnswer) {
+	s.g.runCommand(env, topic, kind, ack.WebSocket, sessionRequester(s), handle, func(a CommandAnswer) {
 		if a.refused {
 			s.countCommand(topic, a.Status())
 		}

@@ -220,7 +220,7 @@ func TestCustomAckAggregatedWithTwinPersisted(t *testing.T) {
 	if e := entries["app:device"]; e.Status != 202 || string(e.Payload) != `{"done":true}` {
 		t.Errorf("app:device %+v", e)
 	}
-	if n := tg.g.acks.pending(nil); n != 0 {
+	if n := tg.g.acks.pending(""); n != 0 {
 		t.Errorf("%d requests still pending", n)
 	}
 }
@@ -337,7 +337,7 @@ func TestCommandRefusalsAndFailures(t *testing.T) {
 	if _, e := readError(t, app); e.Code != protocol.CodeThingUnavailable {
 		t.Errorf("failed command: %+v", e)
 	}
-	if n := tg.g.acks.pending(nil); n != 0 {
+	if n := tg.g.acks.pending(""); n != 0 {
 		t.Errorf("%d requests still pending", n)
 	}
 }
@@ -350,11 +350,11 @@ func TestClosingSessionLeavesNoWaiter(t *testing.T) {
 	app := tg.dial()
 	sendText(t, app, modifyCommand("c-1", "requested-acks", `["app:gone"]`))
 	expectEvent(t, device, "org.example", 1)
-	if n := tg.g.acks.pending(nil); n != 1 {
+	if n := tg.g.acks.pending(""); n != 1 {
 		t.Fatalf("%d pending, want 1", n)
 	}
 	app.Close()
-	eventually(t, "the asker's request forgotten", func() bool { return tg.g.acks.pending(nil) == 0 })
+	eventually(t, "the asker's request forgotten", func() bool { return tg.g.acks.pending("") == 0 })
 
 	// The session owing the acknowledgement closes: the request gets its
 	// 408 entry at its timeout.
@@ -369,7 +369,7 @@ func TestClosingSessionLeavesNoWaiter(t *testing.T) {
 }
 
 func TestAwaitAcksRegistry(t *testing.T) {
-	g, err := New(Config{Twins: &fakeTwins{}, Auth: basicAuth{}, MaxPendingAcks: 2})
+	g, err := New(Config{Twins: &fakeTwins{}, Auth: basicAuth{}, MaxPendingAcks: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,19 +381,25 @@ func TestAwaitAcksRegistry(t *testing.T) {
 	h := func(cid string) protocol.Headers { return protocol.Headers{protocol.HeaderCorrelationID: cid} }
 
 	p1, err := g.AwaitAcks(topic, h("a"), exp, done)
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || p1.RoutingID() != "a" {
+		t.Fatalf("first: %v, routing id %q", err, p1.RoutingID())
 	}
-	if _, err := g.AwaitAcks(topic, h("a"), exp, done); protocol.AsError(err).Code != protocol.CodeAckDuplicateCorrelationID {
-		t.Errorf("duplicate: %v", err)
+	// A request of no known owner is a scope of its own: the same
+	// correlation-id is routed apart.
+	twin, err := g.AwaitAcks(topic, h("a"), exp, done)
+	if err != nil || !strings.HasPrefix(twin.RoutingID(), "a_") {
+		t.Fatalf("same correlation-id: %v, routing id %q", err, twin.RoutingID())
 	}
+	twin.Cancel()
 	if _, err := g.AwaitAcks(topic, h(""), exp, done); protocol.AsError(err).Code != protocol.CodeAckCorrelationIDMissing {
 		t.Errorf("no correlation-id: %v", err)
 	}
 	p2, _ := g.AwaitAcks(topic, h("b"), exp, done)
-	if _, err := g.AwaitAcks(topic, h("c"), exp, done); protocol.AsError(err).Code != protocol.CodeTooManyRequests {
+	p3, _ := g.AwaitAcks(topic, h("c"), exp, done)
+	if _, err := g.AwaitAcks(topic, h("d"), exp, done); protocol.AsError(err).Code != protocol.CodeTooManyRequests {
 		t.Errorf("over the bound: %v", err)
 	}
+	p3.Cancel()
 	// Complete before armed: the answer waits for Arm.
 	g.acks.deliver("a", ack.Ack{Label: "app:a", Status: 200})
 	select {
@@ -409,12 +415,15 @@ func TestAwaitAcksRegistry(t *testing.T) {
 	p2.Arm()
 	p2.Cancel()
 	g.acks.deliver("b", ack.Ack{Label: "app:a", Status: 200})
-	if g.acks.pending(nil) != 0 {
-		t.Errorf("%d pending", g.acks.pending(nil))
+	if g.acks.pending("") != 0 {
+		t.Errorf("%d pending", g.acks.pending(""))
 	}
 	// Shutdown ends what is pending, as timed out.
-	p3, _ := g.AwaitAcks(topic, h("b"), exp, done)
-	p3.Arm()
+	p4, _ := g.AwaitAcks(topic, h("b"), exp, done)
+	if p4.RoutingID() != "b" {
+		t.Errorf("routing id %q of a free correlation-id", p4.RoutingID())
+	}
+	p4.Arm()
 	if err := g.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -453,4 +462,139 @@ func TestEventBytesPerAckVariant(t *testing.T) {
 	if !bytes.Contains(withX, []byte(`"requested-acks":["app:x"]`)) || !bytes.Contains(other, []byte(`"requested-acks":[]`)) {
 		t.Errorf("variants %s / %s", withX, other)
 	}
+}
+
+// TestAckCorrelationIDsPerAsker: correlation-ids are the asker's own, as in
+// Ditto: requests of different askers (sessions of other users, an HTTP
+// caller) that wait for acknowledgements under the same correlation-id do
+// not collide. The later ones are routed under a fresh id, the
+// acknowledgements issued for each reach it alone, and each asker gets its
+// answer under its own correlation-id. Only an asker reusing an id of its
+// own that still waits is refused.
+func TestAckCorrelationIDsPerAsker(t *testing.T) {
+	tg, _ := newAckGateway(t, func(c *Config) { c.Auth = usersAuth{} })
+	device := tg.dialUser("device", "?declared-acks=app:device")
+	sendText(t, device, startSendEvents)
+	expectText(t, device, "START-SEND-EVENTS:ACK")
+	alice, bob := tg.dialUser("alice", ""), tg.dialUser("bob", "")
+	requested := []string{"requested-acks", `["app:device"]`, "timeout", `"10s"`}
+
+	sendText(t, alice, modifyCommand("X", requested...))
+	if cid := expectEvent(t, device, "org.example", 1).Headers[protocol.HeaderCorrelationID]; cid != "X" {
+		t.Fatalf("alice's event carries %q", cid)
+	}
+	sendText(t, bob, modifyCommand("X", requested...))
+	bobRoute := expectEvent(t, device, "org.example", 2).Headers[protocol.HeaderCorrelationID]
+	if !strings.HasPrefix(bobRoute, "X_") {
+		t.Fatalf("bob's event carries %q", bobRoute)
+	}
+	carol := make(chan CommandAnswer, 1)
+	go func() {
+		cmd, _ := protocol.DecodeEnvelope([]byte(modifyCommand("X", requested...)))
+		a, err := tg.g.Command(context.Background(), auth.Context{Subjects: []string{"nginx:carol"}}, cmd, ack.HTTP)
+		if err != nil {
+			t.Errorf("carol: %v", err)
+		}
+		carol <- a
+	}()
+	carolRoute := expectEvent(t, device, "org.example", 3).Headers[protocol.HeaderCorrelationID]
+	if !strings.HasPrefix(carolRoute, "X_") || carolRoute == bobRoute {
+		t.Fatalf("carol's event carries %q (bob's %q)", carolRoute, bobRoute)
+	}
+	// Alice's own id, still waiting: refused, and not run.
+	sendText(t, alice, modifyCommand("X", requested...))
+	if _, e := readError(t, alice); e.Code != protocol.CodeAckDuplicateCorrelationID || e.Status != http.StatusConflict {
+		t.Fatalf("alice reusing her id: %+v", e)
+	}
+
+	sendText(t, device, ackMessage("app:device", bobRoute, 202, `"b"`))
+	env, entries := readAcks(t, bob, "X")
+	if env.Status != 202 || string(entries["app:device"].Payload) != `"b"` {
+		t.Fatalf("bob got %d %s", env.Status, env.Value)
+	}
+	sendText(t, device, ackMessage("app:device", carolRoute, 200, `"c"`))
+	a := <-carol
+	if a.Result == nil || a.Result.Status != 200 || string(a.Result.Acks[0].Payload) != `"c"` ||
+		a.Envelope().Headers[protocol.HeaderCorrelationID] != "X" {
+		t.Fatalf("carol got %+v", a.Envelope())
+	}
+	sendText(t, device, ackMessage("app:device", "X", 201, `"a"`))
+	env, entries = readAcks(t, alice, "X")
+	if env.Status != 201 || string(entries["app:device"].Payload) != `"a"` {
+		t.Fatalf("alice got %d %s", env.Status, env.Value)
+	}
+	eventually(t, "no request left", func() bool { return tg.g.acks.pending("") == 0 })
+}
+
+// TestLiveAcksBesideTwinAcks: a live message requesting acknowledgements
+// under a correlation-id that another caller's twin command waits under is
+// routed apart, not refused (409 would tell the id is in use), and both
+// get their answers.
+func TestLiveAcksBesideTwinAcks(t *testing.T) {
+	twins := &publishingTwins{}
+	tg, _ := newLiveGateway(t, func(c *Config) { c.Twins = twins })
+	twins.g = tg.g
+	device := tg.dialUser("ditto", "?declared-acks=app:device,lamp-ack")
+	for _, start := range []string{"START-SEND-EVENTS", "START-SEND-MESSAGES"} {
+		sendText(t, device, start)
+		expectText(t, device, start+":ACK")
+	}
+	alice, bob := tg.dialUser("alice", ""), tg.dialUser("bob", "")
+	sendText(t, alice, modifyCommand("X", "requested-acks", `["app:device"]`, "timeout", `"10s"`))
+	expectEvent(t, device, "org.example", 1)
+	sendText(t, bob, liveEnvelope(lampTopic+"ask", "/inbox/messages/ask", 0, `1`, "correlation-id", "X",
+		"requested-acks", `["lamp-ack","live-response"]`, "timeout", "10s", "content-type", "application/json"))
+	m := readEnvelope(t, device)
+	route := m.Headers[protocol.HeaderCorrelationID]
+	if m.Topic != lampTopic+"ask" || !strings.HasPrefix(route, "X_") {
+		t.Fatalf("device got %s under %q", m.Topic, route)
+	}
+	sendText(t, device, liveEnvelope(lampTopic+"ask", "/outbox/messages/ask", 200, `2`, "correlation-id", route, "content-type", "application/json"))
+	sendText(t, device, liveEnvelope("org.eclipse.ditto/lamp/things/live/acks/lamp-ack", "/", 202, "", "correlation-id", route))
+	env := readEnvelope(t, bob)
+	if env.Topic != "org.eclipse.ditto/lamp/things/live/acks" || env.Status != 200 || env.Headers[protocol.HeaderCorrelationID] != "X" {
+		t.Fatalf("bob got %s %d %v %s", env.Topic, env.Status, env.Headers, env.Value)
+	}
+	sendText(t, device, ackMessage("app:device", "X", 202, `"a"`))
+	if env, entries := readAcks(t, alice, "X"); env.Status != 202 || string(entries["app:device"].Payload) != `"a"` {
+		t.Fatalf("alice got %d %s", env.Status, env.Value)
+	}
+	eventually(t, "nothing left", func() bool { return tg.g.acks.pending("") == 0 && tg.g.LivePending() == 0 })
+}
+
+// TestAckBoundPerHTTPCaller: on the HTTP door the requests waiting for
+// acknowledgements are bounded per caller (its default subject), as a
+// session's are, so that one caller cannot take the gateway's slots.
+func TestAckBoundPerHTTPCaller(t *testing.T) {
+	tg, _ := newAckGateway(t, func(c *Config) { c.MaxPendingAcksPerSession = 1 })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	run := func(who, cid string) chan error {
+		done := make(chan error, 1)
+		go func() {
+			cmd, _ := protocol.DecodeEnvelope([]byte(modifyCommand(cid, "requested-acks", `["app:nobody"]`, "timeout", `"10s"`)))
+			a, err := tg.g.Command(ctx, auth.Context{Subjects: []string{who}}, cmd, ack.HTTP)
+			if err == nil && a.Status() != http.StatusNoContent {
+				var e protocol.Error
+				_ = json.Unmarshal(a.Envelope().Value, &e)
+				err = &e
+			}
+			done <- err
+		}()
+		return done
+	}
+	first := run("nginx:mallory", "1")
+	eventually(t, "the first request waiting", func() bool { return tg.g.acks.pending("http:nginx:mallory") == 1 })
+	if err := <-run("nginx:mallory", "2"); protocol.AsError(err).Code != protocol.CodeTooManyRequests {
+		t.Fatalf("second request of the caller: %v", err)
+	}
+	other := run("nginx:ditto", "1")
+	eventually(t, "another caller's request waiting", func() bool { return tg.g.acks.pending("") == 2 })
+	cancel()
+	for _, done := range []chan error{first, other} {
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("after cancel: %v", err)
+		}
+	}
+	eventually(t, "nothing left", func() bool { return tg.g.acks.pending("") == 0 })
 }

@@ -123,14 +123,23 @@ type Config struct {
 	// see live.go); nil: the live channel is refused with signal.unsupported
 	// and its streams cannot be started.
 	Live LiveThings
-	// LiveMaxPerSession bounds the live commands and messages one session
-	// (or one HTTP request) waits for at once (default
-	// live.DefaultMaxPerOwner, 100); LiveMaxPending bounds those of the
-	// whole gateway (default live.DefaultMaxTotal, 10000). Beyond either a
-	// request is refused with too.many.requests (429).
-	LiveMaxPerSession int
-	LiveMaxPending    int
+	// LiveMaxPerSession bounds the live commands and messages one session,
+	// or one caller (its default subject) through the HTTP door, waits for
+	// at once (default live.DefaultMaxPerOwner, 100); LiveMaxPending bounds
+	// those of the whole gateway (default live.DefaultMaxTotal, 10000).
+	// LiveMaxClaimsPerCaller bounds the claim messages, which need no
+	// permission, that one caller waits for at once through both doors
+	// (default DefaultLiveMaxClaimsPerCaller). Beyond any of them a request
+	// is refused with too.many.requests (429). See liveRouter.admit.
+	LiveMaxPerSession      int
+	LiveMaxPending         int
+	LiveMaxClaimsPerCaller int
 }
+
+// DefaultLiveMaxClaimsPerCaller is the default of
+// Config.LiveMaxClaimsPerCaller: claiming a thing is a rare step, and a
+// claim may wait ten minutes.
+const DefaultLiveMaxClaimsPerCaller = 10
 
 // withDefaults validates c and fills its zero fields.
 func (c Config) withDefaults() (Config, error) {
@@ -150,6 +159,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxMessageBytes", &c.MaxMessageBytes, DefaultMaxMessageBytes},
 		{"MaxPendingAcks", &c.MaxPendingAcks, DefaultMaxPendingAcks},
 		{"MaxPendingAcksPerSession", &c.MaxPendingAcksPerSession, DefaultMaxPendingAcksPerSession},
+		{"LiveMaxClaimsPerCaller", &c.LiveMaxClaimsPerCaller, DefaultLiveMaxClaimsPerCaller},
 	}
 	for _, f := range ints {
 		if *f.v < 0 {

@@ -21,8 +21,9 @@ import (
 //	asker ──▶ liveRouter.ask: headers (ack.Expect), sender's permission
 //	          (LiveThings), live.Pending.Register, deliver to the sessions of
 //	          the stream that may read the resource (live_deliver.go)
-//	device ─▶ liveRouter.reply: the reply must match its command
-//	          (liveCall.matches), then Pending.Resolve: first reply wins
+//	device ─▶ liveRouter.reply: the reply must come from a session the
+//	          signal reached and match its command (liveCall.matches),
+//	          then Pending.ResolveFrom: first reply wins
 //	asker ◀── liveCall.wait: the reply, a 408 at the deadline, the twin's
 //	          answer (live-channel-timeout-strategy use-twin), or the
 //	          aggregated acknowledgements
@@ -55,8 +56,13 @@ type liveRouter struct {
 	pending *live.Pending
 	log     *slog.Logger
 
-	mu    sync.Mutex
-	calls map[string]*liveCall // requests waiting for a reply, by routing id
+	// Bounds per caller (see liveRouter.admit): of the requests through the
+	// HTTP door, and of claim messages.
+	maxPerCaller, maxClaimsPerCaller int
+
+	mu      sync.Mutex
+	calls   map[string]*liveCall  // requests waiting for a reply, by routing id
+	callers map[string]callerLoad // what each caller waits for, by callerKey; none when nothing
 
 	httpSeq atomic.Uint64 // owner ids of HTTP requests
 	closing atomic.Bool   // Shutdown started: no new requests
@@ -68,7 +74,12 @@ func newLiveRouter(g *Gateway, cfg Config) (*liveRouter, error) {
 		return nil, err
 	}
 	g.metrics.ObserveLivePending(p.Len)
-	return &liveRouter{g: g, things: cfg.Live, pending: p, log: g.log, calls: make(map[string]*liveCall)}, nil
+	perCaller := cfg.LiveMaxPerSession
+	if perCaller == 0 {
+		perCaller = live.DefaultMaxPerOwner
+	}
+	return &liveRouter{g: g, things: cfg.Live, pending: p, log: g.log, calls: make(map[string]*liveCall),
+		callers: make(map[string]callerLoad), maxPerCaller: perCaller, maxClaimsPerCaller: cfg.LiveMaxClaimsPerCaller}, nil
 }
 
 // LivePending is the number of live commands and messages waiting for their
@@ -172,7 +183,7 @@ func (s *session) handleLive(env protocol.Envelope, topic protocol.Topic, requir
 	case liveAsk:
 		s.askLive(r, env, topic, required)
 	case liveReply:
-		r.reply(env, topic)
+		r.reply(s, env, topic, required)
 	case liveEvent:
 		if err := r.publishLiveEvent(s.ctx, s.who, env, s); err != nil {
 			// Ditto drops the refusal of an event (it has no return

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/twinway/twinway/ack"
 	"github.com/twinway/twinway/auth"
@@ -98,6 +101,16 @@ type liveCall struct {
 	fallback *protocol.Envelope
 
 	req *live.Request // nil: nothing awaited
+	// route is the correlation-id the signal carries and its replies and
+	// acknowledgements carry back (see liveRouter.register).
+	route string
+	// The asker, for the bounds per caller (see liveRouter.admit): its
+	// callerKey, whether it asks through the HTTP door, whether the request
+	// is a claim message, and whether it is counted (until forget).
+	caller  string
+	http    bool
+	claim   bool
+	counted bool
 	// acks aggregates the acknowledgements when more than live-response is
 	// requested (acks.go); its answer arrives on acksDone. nil otherwise:
 	// the reply itself is the answer.
@@ -182,7 +195,8 @@ func (r *liveRouter) askMessage(ctx context.Context, who auth.Context, env proto
 		// (MessagesRoute.enhanceHeaders), also when it waits by default.
 		out.Headers[protocol.HeaderTimeout] = formatTimeout(exp.Timeout)
 	}
-	c := &liveCall{r: r, kind: callMessage, exp: exp, topic: topic, msg: m, headers: env.Headers}
+	c := &liveCall{r: r, kind: callMessage, exp: exp, topic: topic, msg: m, headers: env.Headers,
+		caller: callerKey(who), http: door == ack.HTTP, claim: m.Claim}
 	if err := r.register(c, origin, owner, env.Headers[protocol.HeaderCorrelationID], out.Headers); err != nil {
 		return nil, err
 	}
@@ -215,7 +229,8 @@ func (r *liveRouter) askCommand(ctx context.Context, who auth.Context, env proto
 	}
 	out := protocol.Envelope{Topic: topic.String(), Path: ptr.String(), Value: env.Value, Fields: env.Fields,
 		Headers: outboundHeaders(env.Headers, exp, who)}
-	c := &liveCall{r: r, kind: callCommand, exp: exp, topic: topic, path: ptr.String(), headers: env.Headers}
+	c := &liveCall{r: r, kind: callCommand, exp: exp, topic: topic, path: ptr.String(), headers: env.Headers,
+		caller: callerKey(who), http: door == ack.HTTP}
 	if topic.Action == protocol.ActionRetrieve && target.Policy != nil {
 		// Ditto filters a live retrieve's answer by the asker's policy view,
 		// as it filters the twin's (LiveSignalEnforcement.filterResponse).
@@ -312,41 +327,148 @@ func outboundHeaders(h protocol.Headers, exp ack.Expectation, who auth.Context) 
 	// The channel is the topic's; an HTTP request's channel header is not
 	// the receiver's business.
 	delete(out, protocol.HeaderChannel)
-	if originator := who.DefaultSubject(); originator != "" {
-		out[protocol.HeaderOriginator] = originator
-	}
+	setOriginator(out, who)
 	return out
 }
 
+// setOriginator makes who the originator of a signal with headers h (a
+// live signal, a reply, an acknowledgement): its default subject, never the
+// ditto-originator the sender wrote.
+func setOriginator(h protocol.Headers, who auth.Context) {
+	if originator := who.DefaultSubject(); originator != "" {
+		h[protocol.HeaderOriginator] = originator
+	} else {
+		delete(h, protocol.HeaderOriginator)
+	}
+}
+
 // register records c in the pending registry unless nothing is awaited, and
-// gives out (the signal's headers) the routing id its replies must carry.
+// gives out (the signal's headers) the routing id its replies must carry:
+// c.route, the asker's correlation-id unless another request waits under
+// it (then with "_<uuid>" appended, as the pending registry and the
+// acknowledgement registry rename a colliding id; see acks.go). Replies are
+// found by it (lookup), acknowledgements too, so it is unique among the
+// calls waiting and, when acknowledgements are awaited, among the requests
+// of the acknowledgement registry.
 func (r *liveRouter) register(c *liveCall, origin receiver, owner live.OwnerID, correlationID string, out protocol.Headers) error {
 	if c.exp.FireAndForget() {
 		return nil
 	}
+	if err := r.admit(c); err != nil {
+		return err
+	}
 	req, err := r.pending.Register(owner, correlationID, time.Now().Add(c.exp.Timeout))
 	if err != nil {
+		r.forget(c)
 		return err
 	}
 	c.req = req
-	out[protocol.HeaderCorrelationID] = req.RoutingID()
+	r.mu.Lock()
+	c.route = req.RoutingID()
+	for r.calls[c.route] != nil {
+		c.route = correlationID + "_" + uuid.NewString()
+	}
+	r.calls[c.route] = c
+	r.mu.Unlock()
 	if !onlyLiveResponse(c.exp.Labels) {
 		// The acknowledgements that sessions issue find the request by
 		// the routing id the signal carries.
 		headers := out.Clone()
+		headers[protocol.HeaderCorrelationID] = c.route
 		c.exp.Apply(headers)
+		asker := requester{s: sessionOf(origin)}
+		if asker.s == nil {
+			asker.caller = c.caller
+		}
 		c.acksDone = make(chan ack.Result, 1) // the answer never waits for the reader
-		p, err := r.g.acks.await(c.topic, headers, c.exp, sessionOf(origin), func(res ack.Result) { c.acksDone <- res })
+		p, err := r.g.acks.await(c.topic, headers, c.exp, asker, func(res ack.Result) { c.acksDone <- res })
+		if err == nil && p.RoutingID() != c.route && !r.reroute(c, p.RoutingID()) {
+			// The acknowledgement registry's fresh id is taken here: only
+			// an asker that knew the UUID beforehand could have done so.
+			p.Cancel()
+			err = protocol.Errorf(protocol.CodeAckDuplicateCorrelationID,
+				"Correlation-id <%s> for acknowledgement request was already used very recently.", correlationID)
+		}
 		if err != nil {
 			r.pending.Cancel(req, err)
+			r.forget(c)
 			return err
 		}
 		c.acks = p
 	}
-	r.mu.Lock()
-	r.calls[req.RoutingID()] = c
-	r.mu.Unlock()
+	out[protocol.HeaderCorrelationID] = c.route
 	return nil
+}
+
+// reroute moves c to the routing id route, unless a call waits there.
+func (r *liveRouter) reroute(c *liveCall, route string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.calls[route] != nil {
+		return false
+	}
+	if r.calls[c.route] == c {
+		delete(r.calls, c.route)
+	}
+	c.route = route
+	r.calls[route] = c
+	return true
+}
+
+// Bounds per caller of live requests waiting for their answer.
+//
+// The pending registry bounds the requests of each owner (a WebSocket
+// session, Config.LiveMaxPerSession) and of the whole gateway
+// (Config.LiveMaxPending). On the HTTP door every request is an owner of its
+// own (its correlation-ids are its own, as in Ditto), so that bound never
+// binds there: one user sending many requests in parallel could take every
+// slot of the gateway, and everyone's live requests would get 429 until
+// they time out. The caller is therefore the unit on the HTTP door: the
+// requests of one caller (callerKey: its default subject, the identity the
+// credentials prove, which a caller cannot vary as it can vary the further
+// subjects of its tokens) waiting at once are bounded like those of one
+// session. A caller needing more waits for answers, or spreads them over
+// WebSocket sessions, each bounded on its own.
+//
+// Claim messages need no permission at all: any authenticated caller may
+// send one to any thing and have it wait up to ten minutes. They are
+// bounded tighter, per caller over both doors together
+// (Config.LiveMaxClaimsPerCaller): claiming is a rare, human-paced step,
+// and a caller opening more sessions gains no more claims.
+
+// admit counts c against the bounds of its caller, or refuses it with
+// too.many.requests (429).
+func (r *liveRouter) admit(c *liveCall) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	load := r.callers[c.caller]
+	if c.claim && load.claims >= r.maxClaimsPerCaller {
+		return tooManyLive(fmt.Sprintf("You already wait for answers to %d claim messages, the most you may; wait for them before claiming more.", r.maxClaimsPerCaller))
+	}
+	if c.http && load.http >= r.maxPerCaller {
+		return tooManyLive(fmt.Sprintf("You already wait for %d answers over HTTP, the most you may; wait for answers before sending more.", r.maxPerCaller))
+	}
+	if c.claim {
+		load.claims++
+	}
+	if c.http {
+		load.http++
+	}
+	if load != (callerLoad{}) {
+		r.callers[c.caller] = load
+	}
+	c.counted = true
+	return nil
+}
+
+// callerLoad is what one caller waits for: requests through the HTTP door,
+// and claim messages through either door.
+type callerLoad struct {
+	http, claims int
+}
+
+func tooManyLive(description string) *protocol.Error {
+	return protocol.Errorf(protocol.CodeTooManyRequests, "You made too many requests.").WithDescription(description)
 }
 
 // sessionOf is the session behind r, nil for any other receiver.
@@ -369,13 +491,30 @@ func onlyLiveResponse(labels []string) bool {
 	return len(labels) == 0 || (len(labels) == 1 && labels[0] == ack.LiveResponse)
 }
 
-// forget removes c once its request ended.
+// forget removes c once its request ended (or was not registered after
+// all) and gives its caller's slot back.
 func (r *liveRouter) forget(c *liveCall) {
 	r.mu.Lock()
-	if r.calls[c.req.RoutingID()] == c {
-		delete(r.calls, c.req.RoutingID())
+	defer r.mu.Unlock()
+	if c.route != "" && r.calls[c.route] == c {
+		delete(r.calls, c.route)
 	}
-	r.mu.Unlock()
+	if !c.counted {
+		return
+	}
+	c.counted = false
+	load := r.callers[c.caller]
+	if c.claim {
+		load.claims--
+	}
+	if c.http {
+		load.http--
+	}
+	if load == (callerLoad{}) {
+		delete(r.callers, c.caller)
+	} else {
+		r.callers[c.caller] = load
+	}
 }
 
 // lookup is the call waiting under routing id cid.
@@ -385,14 +524,27 @@ func (r *liveRouter) lookup(cid string) *liveCall {
 	return r.calls[cid]
 }
 
-// reply takes a reply from any session: the first that matches its command
-// goes to the asker; one for no waiting request (too late, never asked, or
-// already answered) is dropped, as in Ditto.
-func (r *liveRouter) reply(env protocol.Envelope, topic protocol.Topic) {
+// reply takes a reply that session from sent. Only a session the request
+// was delivered to may answer it (a responder, see deliver), and the first
+// reply of one that matches its command goes to the asker, with from as its
+// originator. A reply for no waiting request (too late, never asked, or
+// already answered) is dropped, as in Ditto, and so is one from any other
+// session, which may have guessed a short or sequential correlation-id: to
+// it the request does not exist. A reply with a status that is no HTTP
+// status the asker could be given (see validReplyStatus) is refused to its
+// sender (required: with an error) and ends the request it answers with
+// UnusableReplyError.
+func (r *liveRouter) reply(from *session, env protocol.Envelope, topic protocol.Topic, required bool) {
 	cid := env.Headers[protocol.HeaderCorrelationID]
+	statusErr := validReplyStatus(env.Status)
+	if statusErr != nil && required {
+		from.reply(protocol.ErrorEnvelope(statusErr, topic, env.Headers))
+	}
+	responder := from.liveOwner()
 	c := r.lookup(cid)
-	if c == nil {
-		r.log.Debug("live reply without a waiting request dropped", "topic", env.Topic, "correlation-id", cid)
+	if c == nil || !c.req.HasResponder(responder) {
+		r.log.Debug("live reply without a waiting request it may answer dropped", "topic", env.Topic, "correlation-id", cid,
+			"session", from.id, "subject", from.who.DefaultSubject())
 		return
 	}
 	if detail, ok := c.matches(env, topic); !ok {
@@ -400,7 +552,42 @@ func (r *liveRouter) reply(env protocol.Envelope, topic protocol.Topic) {
 		r.log.Info("live reply not matching its command dropped", "reason", detail, "correlation-id", cid)
 		return
 	}
-	r.pending.Resolve(cid, env)
+	if statusErr != nil {
+		r.log.Info("live reply with an invalid status refused", "status", env.Status, "correlation-id", cid)
+		r.pending.Cancel(c.req, UnusableReplyError(env.Status))
+		return
+	}
+	env.Headers = env.Headers.Clone()
+	setOriginator(env.Headers, from.who)
+	if !r.pending.ResolveFrom(c.req, responder, env) {
+		r.log.Debug("live reply after its request ended dropped", "correlation-id", cid)
+	}
+}
+
+// validReplyStatus checks the status of a reply: a final HTTP status,
+// 200–599. Beyond 100–599 it is no HTTP status at all (Ditto's HttpStatus
+// refuses it, as ack.Parse does for acknowledgements); a 1xx is an interim
+// response, which an HTTP asker cannot be given as the answer. The error
+// is the sender's.
+func validReplyStatus(status int) *protocol.Error {
+	if status >= 200 && status <= 599 {
+		return nil
+	}
+	return protocol.Errorf(protocol.CodeJSONFormatInvalid, "The status <%d> is not a valid HTTP status code of a response.", status).
+		WithDescription("Answer with a final HTTP status, 200 to 599.")
+}
+
+// UnusableReplyError ends a request whose reply had an invalid status
+// (see validReplyStatus): the asker learns at once that the device
+// answered, and that its answer could not be used. The code is Ditto's
+// IllegalAdaptableException (protocoladapter:illegal.adaptable, 422), the
+// error it has for a live response it cannot take; waiting for the timeout
+// would only hide the device's fault. The HTTP door answers with it too
+// for any answer whose status it cannot send.
+func UnusableReplyError(status int) *protocol.Error {
+	return protocol.Errorf(protocol.CodeIllegalAdaptable,
+		"The live response could not be used: its status <%d> is not a valid HTTP status code of a response.", status).
+		WithDescription("The device answered with an invalid status; answer with a status from 200 to 599.")
 }
 
 // matches checks a reply against its command as Ditto's

@@ -306,9 +306,7 @@ func (r *liveRouter) publishLiveEvent(ctx context.Context, who auth.Context, env
 		return err
 	}
 	headers := protocol.ExternalHeaders(env.Headers)
-	if originator := who.DefaultSubject(); originator != "" {
-		headers[protocol.HeaderOriginator] = originator
-	}
+	setOriginator(headers, who)
 	out := env
 	out.Headers = headers
 	ev := twin.Event{ThingID: target.ThingID, Namespace: target.Namespace, Revision: env.Revision, Envelope: out,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -522,4 +523,185 @@ func TestLiveShutdownEndsRequests(t *testing.T) {
 	if a.Err == nil || a.Err.Status != 503 {
 		t.Fatalf("after shutdown: %+v", a)
 	}
+}
+
+// TestLiveReplyOnlyFromResponders: only a session the request was delivered
+// to may answer it. A session the signal never reached (no grant, or no
+// subscription) that sends a reply with the correlation-id does not reach
+// the asker, and its request goes on waiting; the genuine device's reply
+// still does, with the device as its originator whatever it wrote.
+func TestLiveReplyOnlyFromResponders(t *testing.T) {
+	tg, _ := newLiveGateway(t, nil)
+	app := tg.dialUser("ditto", "")
+	device := tg.dialUser("ditto", "")
+	mallory := tg.dialUser("mallory", "") // in no entry of the policy
+	alice := tg.dialUser("alice", "")     // may read the inbox, did not subscribe
+	for _, c := range []*websocket.Conn{device, mallory} {
+		for _, start := range []string{"START-SEND-MESSAGES", "START-SEND-LIVE-COMMANDS"} {
+			sendText(t, c, start)
+			expectText(t, c, start+":ACK")
+		}
+	}
+
+	sendText(t, app, liveEnvelope(lampTopic+"unlock", "/inbox/messages/unlock", 0, `{"q":1}`, "correlation-id", "1", "content-type", "application/json"))
+	if env := readEnvelope(t, device); env.Headers[protocol.HeaderCorrelationID] != "1" {
+		t.Fatalf("device got %s %v", env.Topic, env.Headers)
+	}
+	roundTrip(t, mallory, "mallory-got-nothing")
+	for _, forger := range []*websocket.Conn{mallory, alice} {
+		sendText(t, forger, liveEnvelope(lampTopic+"unlock", "/outbox/messages/unlock", 200, `{"ok":"forged"}`,
+			"correlation-id", "1", "content-type", "application/json", protocol.HeaderOriginator, "nginx:device"))
+		sendText(t, forger, liveEnvelope("org.eclipse.ditto/lamp/things/live/errors", "/", 403,
+			`{"status":403,"error":"messages:send.notallowed","message":"forged"}`, "correlation-id", "1"))
+		roundTrip(t, forger, "forged") // its replies were handled before this answer
+	}
+	roundTrip(t, app, "no-forged-answer") // nothing reached the asker
+	if n := tg.g.LivePending(); n != 1 {
+		t.Fatalf("pending %d: the forged replies ended the request", n)
+	}
+
+	sendText(t, device, liveEnvelope(lampTopic+"unlock", "/outbox/messages/unlock", 200, `{"ok":"genuine"}`,
+		"correlation-id", "1", "content-type", "application/json", protocol.HeaderOriginator, "nginx:someone-else"))
+	env := readEnvelope(t, app)
+	if env.Status != 200 || string(env.Value) != `{"ok":"genuine"}` || env.Headers[protocol.HeaderCorrelationID] != "1" {
+		t.Fatalf("app got %s %d %s", env.Topic, env.Status, env.Value)
+	}
+	if got := env.Headers[protocol.HeaderOriginator]; got != "nginx:ditto" {
+		t.Errorf("originator %q, want the device's subject", got)
+	}
+	eventually(t, "no live request waiting", func() bool { return tg.g.LivePending() == 0 })
+
+	// Over HTTP likewise: a forged reply does not end the HTTP asker's wait.
+	done := make(chan LiveAnswer, 1)
+	go func() {
+		done <- tg.g.AskLive(context.Background(), auth.Context{Subjects: []string{"nginx:ditto"}},
+			protocol.Envelope{Topic: lampCmd + "retrieve", Path: "/attributes", Headers: protocol.Headers{"correlation-id": "2"}})
+	}()
+	readEnvelope(t, device)
+	sendText(t, mallory, liveEnvelope(lampCmd+"retrieve", "/attributes", 200, `{"room":"forged"}`, "correlation-id", "2"))
+	roundTrip(t, mallory, "forged-http")
+	select {
+	case a := <-done:
+		t.Fatalf("the HTTP asker got %+v", a.Response)
+	default:
+	}
+	sendText(t, device, liveEnvelope(lampCmd+"retrieve", "/attributes", 200, `{"room":"hall"}`, "correlation-id", "2"))
+	if a := <-done; a.Response.Status != 200 || string(a.Response.Value) != `{"room":"hall"}` || a.Response.Headers[protocol.HeaderOriginator] != "nginx:ditto" {
+		t.Fatalf("HTTP asker got %d %s %v", a.Response.Status, a.Response.Value, a.Response.Headers)
+	}
+}
+
+// TestLiveReplyInvalidStatus: a reply whose status is no final HTTP status
+// never reaches the asker as an answer: the device is told its reply is
+// invalid, and the asker gets protocoladapter:illegal.adaptable at once,
+// over the WebSocket and over HTTP. A forger's invalid reply ends nothing.
+func TestLiveReplyInvalidStatus(t *testing.T) {
+	tg, _ := newLiveGateway(t, nil)
+	app := tg.dialUser("ditto", "")
+	device := tg.dialUser("ditto", "")
+	mallory := tg.dialUser("mallory", "")
+	sendText(t, device, "START-SEND-MESSAGES")
+	expectText(t, device, "START-SEND-MESSAGES:ACK")
+
+	for i, status := range []int{1000, 42, 101, -200} {
+		cid := "bad-" + string(rune('a'+i))
+		sendText(t, app, liveEnvelope(lampTopic+"ask", "/inbox/messages/ask", 0, `1`, "correlation-id", cid, "timeout", "60s"))
+		readEnvelope(t, device)
+		sendText(t, mallory, liveEnvelope(lampTopic+"ask", "/outbox/messages/ask", status, `1`, "correlation-id", cid))
+		if _, e := readError(t, mallory); e.Code != protocol.CodeJSONFormatInvalid {
+			t.Fatalf("status %d: forger got %+v", status, e)
+		}
+		roundTrip(t, app, "nothing-yet-"+cid)
+		sendText(t, device, liveEnvelope(lampTopic+"ask", "/outbox/messages/ask", status, `"x"`, "correlation-id", cid, "content-type", "text/plain"))
+		if _, e := readError(t, device); e.Code != protocol.CodeJSONFormatInvalid || e.Status != 400 {
+			t.Fatalf("status %d: device got %+v", status, e)
+		}
+		env, e := readError(t, app)
+		if e.Code != protocol.CodeIllegalAdaptable || e.Status != 422 || env.Headers[protocol.HeaderCorrelationID] != cid ||
+			!strings.Contains(e.Message, "status <"+strconv.Itoa(status)+">") {
+			t.Fatalf("status %d: app got %+v %v", status, e, env.Headers)
+		}
+	}
+
+	done := make(chan LiveAnswer, 1)
+	go func() {
+		done <- tg.g.AskLive(context.Background(), auth.Context{Subjects: []string{"nginx:ditto"}},
+			protocol.Envelope{Topic: lampTopic + "ask", Path: "/inbox/messages/ask", Headers: protocol.Headers{"correlation-id": "h"}})
+	}()
+	readEnvelope(t, device)
+	sendText(t, device, liveEnvelope(lampTopic+"ask", "/outbox/messages/ask", 1000, `"x"`, "correlation-id", "h", "response-required", "false"))
+	if a := <-done; a.Err == nil || a.Err.Code != protocol.CodeIllegalAdaptable || a.Response.Status != 422 {
+		t.Fatalf("HTTP asker got %+v", a)
+	}
+	roundTrip(t, device, "no-error-without-response-required")
+	eventually(t, "no live request waiting", func() bool { return tg.g.LivePending() == 0 })
+}
+
+// TestLiveBoundsPerCaller: on the HTTP door, where each request is an owner
+// of its own, the requests one caller waits for are bounded like a
+// session's, so that one caller cannot take the gateway's slots; claim
+// messages, which need no permission, have a tighter bound per caller over
+// both doors. Others are not affected, and a slot is free again once its
+// request ended.
+func TestLiveBoundsPerCaller(t *testing.T) {
+	tg, _ := newLiveGateway(t, func(c *Config) { c.LiveMaxPerSession = 2; c.LiveMaxClaimsPerCaller = 1 })
+	mallory := auth.Context{Subjects: []string{"nginx:mallory", "group:admins"}}
+	ask := func(ctx context.Context, who auth.Context, subject, cid string) chan LiveAnswer {
+		done := make(chan LiveAnswer, 1)
+		go func() {
+			done <- tg.g.AskLive(ctx, who, protocol.Envelope{Topic: lampTopic + subject, Path: "/inbox/messages/" + subject,
+				Headers: protocol.Headers{"correlation-id": cid, "timeout": "60"}})
+		}()
+		return done
+	}
+	tooMany := func(done chan LiveAnswer, what string) {
+		t.Helper()
+		select {
+		case a := <-done:
+			if a.Err == nil || a.Err.Code != protocol.CodeTooManyRequests || a.Err.Status != 429 {
+				t.Fatalf("%s: %+v", what, a)
+			}
+		case <-time.After(frameWait):
+			t.Fatalf("%s: still waiting", what)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := ask(ctx, mallory, "ask", "same")
+	ask(ctx, mallory, "ask", "same") // another request: its own correlation-ids
+	eventually(t, "two requests waiting", func() bool { return tg.g.LivePending() == 2 })
+	tooMany(ask(ctx, mallory, "ask", "3"), "third request of the caller")
+	// The same caller with other further subjects is the same caller.
+	tooMany(ask(ctx, auth.Context{Subjects: []string{"nginx:mallory"}}, "ask", "4"), "same default subject")
+	ask(ctx, auth.Context{Subjects: []string{"nginx:ditto"}}, "ask", "5")
+	eventually(t, "another caller's request waiting", func() bool { return tg.g.LivePending() == 3 })
+
+	// A slot is free again once a request ended.
+	cancel() // ends all of them
+	<-first
+	eventually(t, "nothing waiting", func() bool { return tg.g.LivePending() == 0 })
+	firstCtx, cancelFirst := context.WithCancel(context.Background())
+	defer cancelFirst()
+
+	// Claims: one per caller, over HTTP and WebSocket together.
+	claim := ask(firstCtx, mallory, "claim", "c-1")
+	eventually(t, "the claim waiting", func() bool { return tg.g.LivePending() == 1 })
+	tooMany(ask(firstCtx, mallory, "claim", "c-2"), "second claim over HTTP")
+	ws := tg.dialUser("mallory", "")
+	sendText(t, ws, liveEnvelope(lampTopic+"claim", "/inbox/messages/claim", 0, `1`, "correlation-id", "c-3"))
+	if _, e := readError(t, ws); e.Code != protocol.CodeTooManyRequests {
+		t.Fatalf("second claim over the WebSocket: %+v", e)
+	}
+	// Mallory's other messages and others' claims are not affected.
+	sendText(t, ws, liveEnvelope(lampTopic+"ask", "/inbox/messages/ask", 0, `1`, "correlation-id", "m-1"))
+	alice := tg.dialUser("alice", "")
+	sendText(t, alice, liveEnvelope(lampTopic+"claim", "/inbox/messages/claim", 0, `1`, "correlation-id", "c-4"))
+	eventually(t, "three requests waiting", func() bool { return tg.g.LivePending() == 3 })
+	cancelFirst()
+	if a := <-claim; !a.canceled {
+		t.Fatalf("claim %+v", a)
+	}
+	sendText(t, ws, liveEnvelope(lampTopic+"claim", "/inbox/messages/claim", 0, `1`, "correlation-id", "c-5"))
+	eventually(t, "the new claim waiting", func() bool { return tg.g.LivePending() == 3 })
+	roundTrip(t, ws, "claim-accepted")
 }

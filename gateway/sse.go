@@ -53,7 +53,10 @@ type SSERequest struct {
 // ServeSSE streams to w, as Server-Sent Events, the twin changes that who
 // may read and req selects, pruned to what who may read exactly like
 // WebSocket events, until the client goes away, a write fails, the stream
-// falls too far behind, or the gateway shuts down. It returns an error (a
+// falls too far behind, the caller's credentials expire (who.Expiry, as a
+// WebSocket session ends at its JWT's exp; an expiry
+// auth.MaxSessionLifetime or more away, or none, never ends it), or the
+// gateway shuts down. It returns an error (a
 // *protocol.Error: an invalid id, field selection, filter, …, or 503 while
 // shutting down) having written nothing, for the caller to answer; else nil
 // once the stream ended.
@@ -99,8 +102,24 @@ func (g *Gateway) ServeSSE(w http.ResponseWriter, r *http.Request, who auth.Cont
 	// published after the client saw the headers is missed.
 	sub.r = s
 	g.hubs[st].subscribe(sub)
-	g.removeStream(s, s.serve(w, r))
+	stop := s.expireAt(who.Expiry)
+	why := s.serve(w, r)
+	stop()
+	g.removeStream(s, why)
 	return nil
+}
+
+// expireAt ends the stream at expiry, on time rather than at its next
+// write, and returns the func that stops the timer once the stream ended.
+// The zero time, or one auth.MaxSessionLifetime or more away, sets none
+// (the WebSocket session's rule, session.armExpiry). An expiry already
+// past ends the stream at once: the credentials are no longer valid.
+func (s *sseStream) expireAt(expiry time.Time) (stop func()) {
+	if expiry.IsZero() || time.Until(expiry) >= auth.MaxSessionLifetime {
+		return func() {}
+	}
+	t := time.AfterFunc(time.Until(expiry), func() { s.close(reasonExpired) })
+	return func() { t.Stop() }
 }
 
 // sseStream is one Server-Sent Events response; it implements receiver.

@@ -22,9 +22,10 @@ import (
 )
 
 // sseServer serves ServeSSE over HTTP for the tests: the query carries the
-// SSERequest (ids, path, namespaces, filter, fields, extraFields) and the
-// caller's subjects (subjects=a,b; default nginx:ditto). Every return of
-// ServeSSE is reported on returned.
+// SSERequest (ids, path, namespaces, filter, fields, extraFields), the
+// caller's subjects (subjects=a,b; default nginx:ditto) and when its
+// credentials expire (expiresIn=<duration from now>; default never). Every
+// return of ServeSSE is reported on returned.
 type sseServer struct {
 	srv      *httptest.Server
 	returned chan struct{}
@@ -38,6 +39,9 @@ func newSSEServer(t *testing.T, tg *testGateway) *sseServer {
 		who := auth.Context{Subjects: []string{"nginx:" + testUser}}
 		if s := q.Get("subjects"); s != "" {
 			who.Subjects = strings.Split(s, ",")
+		}
+		if d, err := time.ParseDuration(q.Get("expiresIn")); err == nil {
+			who.Expiry = time.Now().Add(d)
 		}
 		req := SSERequest{ThingIDs: q.Get("ids"), Path: q.Get("path"), Namespaces: q.Get("namespaces"),
 			Filter: q.Get("filter"), Fields: q.Get("fields"), ExtraFields: q.Get("extraFields")}
@@ -504,6 +508,41 @@ func TestSSEClientGoneLeavesNothing(t *testing.T) {
 		t.Errorf("open sse streams %v", n)
 	}
 	tg.g.Publish(event("a", "t", 1, `1`)) // nobody left; no panic
+}
+
+// TestSSEStreamEndsAtCredentialExpiry: a stream ends when the caller's
+// credentials expire, as a WebSocket session does, whether it streams
+// changes or messages, and leaves nothing behind; an expiry
+// auth.MaxSessionLifetime or more away ends nothing.
+func TestSSEStreamEndsAtCredentialExpiry(t *testing.T) {
+	tg, _ := newLiveGateway(t, nil)
+	ss := newSSEServer(t, tg)
+	changes := ss.open(t, "expiresIn=400ms")
+	messages := ss.open(t, "ids="+liveThingID+"&path=/inbox/messages&expiresIn=400ms")
+	lasting := ss.open(t, "expiresIn="+(auth.MaxSessionLifetime+time.Hour).String())
+	tg.g.Publish(event("a", "t", 1, `1`))
+	if got := changes.next(t); !strings.Contains(got, `"x":1`) {
+		t.Fatalf("before the expiry: %s", got)
+	}
+	for _, c := range []*sseClient{changes, messages} {
+		c.ended(t) // within frameWait, well before the test's end
+	}
+	eventually(t, "the expired streams to be counted", func() bool {
+		return metricValue(t, tg.metrics.SessionsClosed.WithLabelValues(reasonExpired.label)) == 2
+	})
+	if n := tg.g.openStreams(); n != 1 {
+		t.Errorf("%d streams open, want the lasting one", n)
+	}
+	if n := len(tg.g.hubs[streamMessages].snapshot()); n != 0 {
+		t.Errorf("%d message streams left", n)
+	}
+	tg.g.Publish(event("a", "t", 2, `2`))
+	if got := lasting.next(t); !strings.Contains(got, `"x":1`) {
+		t.Fatalf("lasting stream: %s", got)
+	}
+	if got := lasting.next(t); !strings.Contains(got, `"x":2`) {
+		t.Fatalf("lasting stream after the others expired: %s", got)
+	}
 }
 
 // TestSSEShutdownEndsStreams: Shutdown ends every stream (their handlers

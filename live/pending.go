@@ -197,7 +197,8 @@ func tooMany(description string) *protocol.Error {
 }
 
 // Resolve delivers reply to the request whose RoutingID is correlationID
-// and reports whether it was still waiting. The first reply wins; a reply
+// and reports whether it was still waiting. It does not check who replies:
+// a gateway routing replies from sessions uses ResolveFrom. The first reply wins; a reply
 // after the request ended (answered, timed out, canceled) or for an unknown
 // id is dropped and false returned. A renamed request's reply gets the
 // asker's correlation-id back.
@@ -214,6 +215,38 @@ func (p *Pending) Resolve(correlationID string, reply protocol.Envelope) bool {
 	}
 	p.end(r, reply, nil)
 	return true
+}
+
+// ResolveFrom delivers reply to r if it is still waiting and responder is
+// one of the owners r was delivered to (AddResponders), and reports whether
+// it did. Nobody else may answer a request: a reply from any other party
+// (one that guessed or overheard the correlation-id) is refused, and r
+// keeps waiting. The first accepted reply wins, as with Resolve; its
+// correlation-id is given back as the asker's.
+func (p *Pending) ResolveFrom(r *Request, responder OwnerID, reply protocol.Envelope) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r.ended {
+		return false
+	}
+	if _, ok := r.responders[responder]; !ok {
+		return false
+	}
+	if r.routingID != r.correlationID {
+		reply.Headers = reply.Headers.Clone()
+		reply.Headers[protocol.HeaderCorrelationID] = r.correlationID
+	}
+	p.end(r, reply, nil)
+	return true
+}
+
+// HasResponder tells whether owner may still answer r: r was delivered to
+// it and neither r has ended nor owner left.
+func (r *Request) HasResponder(owner OwnerID) bool {
+	r.p.mu.Lock()
+	defer r.p.mu.Unlock()
+	_, ok := r.responders[owner]
+	return ok
 }
 
 // AddResponders records the owners the signal was delivered to, the ones who

@@ -95,6 +95,43 @@ func TestPendingFirstReplyWins(t *testing.T) {
 	}
 }
 
+// TestPendingResolveFromResponders: only an owner the request was delivered
+// to may answer it; a reply from anyone else leaves it waiting, and one
+// from a responder that left is refused too.
+func TestPendingResolveFromResponders(t *testing.T) {
+	p := newPending(t, live.Config{})
+	r, _ := p.Register("app", "c-1", time.Now().Add(time.Minute))
+	other, _ := p.Register("app2", "c-1", time.Now().Add(time.Minute))
+	p.AddResponders(r, "device", "gone")
+	p.AddResponders(other, "mallory")
+	if p.ResolveFrom(r, "mallory", reply("c-1", 200)) || r.HasResponder("mallory") || ended(r) {
+		t.Fatal("a reply from a session the request never reached was accepted")
+	}
+	p.ResponderGone("gone")
+	if p.ResolveFrom(r, "gone", reply("c-1", 200)) || ended(r) {
+		t.Fatal("a reply from a responder that left was accepted")
+	}
+	if !r.HasResponder("device") || !p.ResolveFrom(r, "device", reply(r.RoutingID(), 418)) {
+		t.Fatal("the responder's reply was refused")
+	}
+	if p.ResolveFrom(r, "device", reply("c-1", 200)) || r.HasResponder("device") {
+		t.Error("a second reply was accepted")
+	}
+	if got, err := wait(t, r); err != nil || got.Status != 418 || got.Headers["correlation-id"] != "c-1" {
+		t.Errorf("result %+v, %v", got, err)
+	}
+	// The renamed request gets the asker's correlation-id back.
+	if other.RoutingID() == "c-1" || !p.ResolveFrom(other, "mallory", reply(other.RoutingID(), 200)) {
+		t.Fatalf("renamed request %q not resolved", other.RoutingID())
+	}
+	if got, _ := wait(t, other); got.Headers["correlation-id"] != "c-1" {
+		t.Errorf("renamed request's reply carries %q", got.Headers["correlation-id"])
+	}
+	if p.Len() != 0 {
+		t.Errorf("%d requests left", p.Len())
+	}
+}
+
 func TestPendingTimeout(t *testing.T) {
 	p := newPending(t, live.Config{})
 	r, err := p.Register("app", "c-1", time.Now().Add(20*time.Millisecond))
