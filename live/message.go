@@ -26,10 +26,10 @@ type Message struct {
 	FeatureID string // "" for a message to or from the thing itself
 	Box       string // Inbox or Outbox
 	Subject   string
-	// Claim marks a claim message. Over the WebSocket it is any message
-	// whose topic subject is "claim" (Ditto's MessageCommandAdapter picks
-	// SendClaimMessage by the subject alone); over HTTP only the
-	// /inbox/claim route (HTTPClaim).
+	// Claim marks a claim message: subject "claim" to the thing's own
+	// inbox (Ditto's MessageCommandAdapter picks SendClaimMessage by the
+	// subject alone; a claim needs no permission, so this gateway takes it
+	// only at the thing's inbox, and over HTTP at /inbox/claim, HTTPClaim).
 	Claim bool
 }
 
@@ -109,7 +109,10 @@ func ParseMessage(topic protocol.Topic, path string) (Message, error) {
 		return Message{}, err
 	}
 	m.Namespace, m.Name, m.Subject = topic.Namespace, topic.Name, topic.Subject
-	m.Claim = topic.Subject == ClaimSubject
+	// A claim needs no permission, so only the thing's own inbox takes one:
+	// a "claim" subject on a feature or an outbox is an ordinary message
+	// (stricter than Ditto's adapter, which goes by the subject alone).
+	m.Claim = topic.Subject == ClaimSubject && m.FeatureID == "" && m.Box == Inbox
 	return m, nil
 }
 

@@ -33,8 +33,10 @@ func TestParseMessage(t *testing.T) {
 			want: live.Message{Namespace: "ns", Name: "n", Box: "inbox", Subject: "ask"}, resource: "message:/inbox/messages/ask"},
 		{name: "claim", topic: "ns/n/things/live/messages/claim", path: "/inbox/messages/claim",
 			want: live.Message{Namespace: "ns", Name: "n", Box: "inbox", Subject: "claim", Claim: true}, resource: "message:/inbox/messages/claim"},
-		{name: "claim by subject on a feature outbox", topic: "ns/n/things/live/messages/claim", path: "/features/f/outbox/messages/claim",
-			want: live.Message{Namespace: "ns", Name: "n", FeatureID: "f", Box: "outbox", Subject: "claim", Claim: true}, resource: "message:/features/f/outbox/messages/claim"},
+		{name: "claim subject on a feature outbox is an ordinary message", topic: "ns/n/things/live/messages/claim", path: "/features/f/outbox/messages/claim",
+			want: live.Message{Namespace: "ns", Name: "n", FeatureID: "f", Box: "outbox", Subject: "claim"}, resource: "message:/features/f/outbox/messages/claim"},
+		{name: "claim subject on the outbox is an ordinary message", topic: "ns/n/things/live/messages/claim", path: "/outbox/messages/claim",
+			want: live.Message{Namespace: "ns", Name: "n", Box: "outbox", Subject: "claim"}, resource: "message:/outbox/messages/claim"},
 
 		{name: "path repeats another subject", topic: "ns/n/things/live/messages/ask", path: "/inbox/messages/other",
 			code: protocol.CodeInvalidPath, description: "It should match the pattern: (/features/[^/]+)?/(inbox|outbox)/messages/ask"},
