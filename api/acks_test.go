@@ -4,26 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/twinway/twinway/gateway"
 	"github.com/twinway/twinway/protocol"
 	"github.com/twinway/twinway/twin"
-	"github.com/twinway/twinway/twin/sqlitestore"
 )
 
 // startAckGateway is the HTTP door with Config.Commands, on a real gateway
 // (no session declares a label, so custom labels time out) and twin handler.
 func startAckGateway(t *testing.T) *testGateway {
 	t.Helper()
-	store, err := sqlitestore.Open(context.Background(), sqlitestore.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
 	var gw *gateway.Gateway
-	twins, err := twin.New(twin.Config{Store: store, Events: twin.EventSinkFunc(func(ev twin.Event) { gw.Publish(ev) })})
+	twins, err := twin.New(twin.Config{Store: openStore(t), Events: twin.EventSinkFunc(func(ev twin.Event) { gw.Publish(ev) })})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,14 +24,9 @@ func startAckGateway(t *testing.T) *testGateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Config{Twins: twins, Auth: testAuth{}, Commands: gw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
+	g := serve(t, Config{Twins: twins, Auth: testAuth{}, Commands: gw})
 	t.Cleanup(func() { _ = gw.Shutdown(context.Background()) })
-	return &testGateway{srv: srv}
+	return g
 }
 
 // The HTTP shapes of SPEC.md §6 through Config.Commands.

@@ -39,16 +39,7 @@ type testGateway struct {
 
 func startGateway(t *testing.T, cfg Config) *testGateway {
 	t.Helper()
-	store, err := sqlitestore.Open(context.Background(), sqlitestore.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := store.Close(); err != nil {
-			t.Errorf("closing the store: %v", err)
-		}
-	})
-	twins, err := twin.New(twin.Config{Store: store})
+	twins, err := twin.New(twin.Config{Store: openStore(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +50,28 @@ func startGateway(t *testing.T, cfg Config) *testGateway {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New()
 	}
+	return serve(t, cfg)
+}
+
+// openStore is a new SQLite store in the test's own directory, closed when
+// the test ends.
+func openStore(t *testing.T) *sqlitestore.Store {
+	t.Helper()
+	store, err := sqlitestore.Open(context.Background(), sqlitestore.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := store.Close(); err != nil {
+			t.Errorf("closing the store: %v", err)
+		}
+	})
+	return store
+}
+
+// serve starts the HTTP door of cfg, stopped when the test ends.
+func serve(t *testing.T, cfg Config) *testGateway {
+	t.Helper()
 	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

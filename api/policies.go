@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -82,7 +81,7 @@ func policyMethods(segs []string) (allow string, action, ok bool) {
 // PUT modify, DELETE delete; POST on the token integration actions.
 func (a *API) policyCommand(c *call) {
 	policyID := c.r.PathValue("policyId")
-	segs, err := policyPath(c.r)
+	segs, err := pathKeys(c.r)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -129,7 +128,7 @@ func (a *API) policyCommand(c *call) {
 		}
 	}
 	// A PUT that creates answers with the request's own URL, as Ditto does.
-	a.runPolicy(c, action, env, responseRequired, absoluteURL(c.r, c.r.URL.EscapedPath()))
+	a.runOn(a.policies, c, action, env, responseRequired, absoluteURL(c.r, c.r.URL.EscapedPath()))
 }
 
 // createPolicy serves POST /api/2/policies: it creates the policy in the
@@ -160,7 +159,7 @@ func (a *API) createPolicy(c *call) {
 	name := uuid.NewString()
 	env := protocol.Envelope{Topic: policyTopic("", name, protocol.ActionCreate), Headers: headers, Path: "/", Value: body}
 	location := absoluteURL(c.r, (&url.URL{Path: "/api/2/policies/:" + name}).EscapedPath())
-	a.runPolicy(c, protocol.ActionCreate, env, responseRequired, location)
+	a.runOn(a.policies, c, protocol.ActionCreate, env, responseRequired, location)
 }
 
 // policyAction answers Ditto's token integration actions, which bind the
@@ -175,48 +174,8 @@ func policyAction(c *call, action string) {
 	writeError(c, e)
 }
 
-// policyPath is the decoded path below /api/2/policies/{policyId}, one key
-// per segment; each segment is unescaped on its own, so that an encoded '/'
-// in a subject id stays in it (as Ditto takes the rest of the path).
-func policyPath(r *http.Request) ([]string, *protocol.Error) {
-	// "", "api", "2", "policies", <policyId>, <path segments>…
-	segments := strings.Split(r.URL.EscapedPath(), "/")
-	if len(segments) <= 5 {
-		return nil, nil
-	}
-	rest := segments[5:]
-	if rest[len(rest)-1] == "" { // one trailing slash is allowed
-		rest = rest[:len(rest)-1]
-	}
-	out := make([]string, len(rest))
-	for i, s := range rest {
-		k, err := url.PathUnescape(s)
-		if err != nil {
-			return nil, protocol.Errorf(protocol.CodeJSONPointerInvalid, "The path segment '%s' is not validly URL-encoded.", s)
-		}
-		out[i] = k
-	}
-	return out, nil
-}
-
 // policyTopic is the command topic of the policy <namespace>:<name>.
 func policyTopic(namespace, name, action string) string {
 	return protocol.Topic{Namespace: namespace, Name: name, Group: protocol.GroupPolicies,
 		Criterion: protocol.CriterionCommands, Action: action}.String()
-}
-
-// runPolicy hands the command to the policy handler, counts it and answers,
-// as run does for things.
-func (a *API) runPolicy(c *call, action string, env protocol.Envelope, responseRequired bool, location string) {
-	ctx := c.r.Context()
-	if action != protocol.ActionRetrieve {
-		ctx = context.WithoutCancel(ctx)
-	}
-	resp := a.policies.Handle(ctx, c.who, env)
-	a.metrics.CountCommand(door, action, resp.Status)
-	if !responseRequired {
-		c.w.WriteHeader(http.StatusAccepted)
-		return
-	}
-	writeResponse(c, resp, location)
 }

@@ -1,10 +1,8 @@
 package api
 
 import (
-	"context"
 	"encoding/base64"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -13,7 +11,6 @@ import (
 	"github.com/twinway/twinway/policies"
 	"github.com/twinway/twinway/protocol"
 	"github.com/twinway/twinway/twin"
-	"github.com/twinway/twinway/twin/sqlitestore"
 )
 
 // usersAuth accepts Basic users whose password is their name: ditto is
@@ -40,15 +37,7 @@ func as(user string) map[string]string {
 // twin handler and SQLite store.
 func startPolicyGateway(t *testing.T) *testGateway {
 	t.Helper()
-	store, err := sqlitestore.Open(context.Background(), sqlitestore.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := store.Close(); err != nil {
-			t.Errorf("closing the store: %v", err)
-		}
-	})
+	store := openStore(t)
 	pols, err := policies.New(policies.Config{Store: store})
 	if err != nil {
 		t.Fatal(err)
@@ -57,14 +46,7 @@ func startPolicyGateway(t *testing.T) *testGateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := metrics.New()
-	a, err := New(Config{Twins: twins, Auth: usersAuth{}, Metrics: m, Policies: pols, ThingPolicies: twins})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
-	return &testGateway{srv: srv, metrics: m}
+	return serve(t, Config{Twins: twins, Auth: usersAuth{}, Metrics: metrics.New(), Policies: pols, ThingPolicies: twins})
 }
 
 const ownerPolicy = `{"entries":{"owner":{"subjects":{"nginx:ditto":{"type":"generated"}},"resources":{` +

@@ -8,19 +8,14 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 
+	"github.com/twinway/twinway/ack"
 	"github.com/twinway/twinway/protocol"
 )
-
-// maxHTTPTimeout is the longest timeout an HTTP request may ask for (Ditto's
-// gateway command max timeout, SPEC.md §4).
-const maxHTTPTimeout = 60 * time.Second
 
 // forwardedHeaders are the request headers copied, lower-cased, into a
 // command's headers. It is an allow-list on purpose: transport headers
@@ -67,9 +62,9 @@ func commandHeaders(c *call) (h protocol.Headers, responseRequired bool, err *pr
 	}
 	if d, ok, e := h.Timeout(); e != nil {
 		return nil, false, protocol.AsError(e)
-	} else if ok && d > maxHTTPTimeout {
+	} else if ok && d > ack.HTTPCommandTimeout { // Ditto's command max timeout, SPEC.md §4
 		return nil, false, protocol.Errorf(protocol.CodeGatewayTimeout, "The timeout <%sms> is not inside its allowed bounds <0ms - %sms>",
-			groupDigits(d.Milliseconds()), groupDigits(maxHTTPTimeout.Milliseconds()))
+			ack.FormatMillis(d), ack.FormatMillis(ack.HTTPCommandTimeout))
 	} else if ok && d == 0 {
 		responseRequired = false
 	}
@@ -216,15 +211,25 @@ func checkContentType(header string, kind bodyKind) *protocol.Error {
 }
 
 // thingTarget is the thing id and the command path of a /api/2/things/{thingId}/…
-// request. The path is read from the escaped URL and each segment unescaped on
-// its own, so that an encoded character in a key (a space, a '%') survives; a
-// decoded '/' splits keys, as in Ditto, which decodes the whole remainder.
+// request. A decoded '/' splits keys, as in Ditto, which decodes the whole
+// remainder (see pathKeys).
 func thingTarget(r *http.Request) (thingID, path string, err *protocol.Error) {
-	thingID = r.PathValue("thingId")
-	// "", "api", "2", "things", <thingId>, <path segments>…
+	keys, err := pathKeys(r)
+	if err != nil {
+		return "", "", err
+	}
+	return r.PathValue("thingId"), "/" + strings.Join(keys, "/"), nil
+}
+
+// pathKeys is the decoded path below /api/2/{things|policies}/{id}, one key
+// per segment; nil when there is none. The path is read from the escaped URL
+// and each segment unescaped on its own, so that an encoded character in a
+// key (a space, a '%', an encoded '/' in a subject id) stays in it.
+func pathKeys(r *http.Request) ([]string, *protocol.Error) {
+	// "", "api", "2", "things" or "policies", <id>, <path segments>…
 	segments := strings.Split(r.URL.EscapedPath(), "/")
 	if len(segments) <= 5 {
-		return thingID, "/", nil
+		return nil, nil
 	}
 	rest := segments[5:]
 	if rest[len(rest)-1] == "" { // one trailing slash is allowed
@@ -232,32 +237,13 @@ func thingTarget(r *http.Request) (thingID, path string, err *protocol.Error) {
 	}
 	keys := make([]string, len(rest))
 	for i, s := range rest {
-		k, e := url.PathUnescape(s)
-		if e != nil {
-			return "", "", protocol.Errorf(protocol.CodeJSONPointerInvalid, "The path segment '%s' is not validly URL-encoded.", s)
+		k, err := url.PathUnescape(s)
+		if err != nil {
+			return nil, protocol.Errorf(protocol.CodeJSONPointerInvalid, "The path segment '%s' is not validly URL-encoded.", s)
 		}
 		keys[i] = k
 	}
-	return thingID, "/" + strings.Join(keys, "/"), nil
-}
-
-// groupDigits writes n with thousands separators, as Ditto's messages do
-// (61000 → "61,000").
-func groupDigits(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
+	return keys, nil
 }
 
 // preview shortens s for an error message, on a rune boundary.

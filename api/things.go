@@ -162,12 +162,8 @@ func thingTopic(namespace, name, action string) string {
 		Criterion: protocol.CriterionCommands, Action: action}.String()
 }
 
-// run hands the command to the twin handler, counts it and answers. With
-// responseRequired false the answer is 202 without a body, once the command
-// has been applied (a write is then already durable).
-//
-// A write runs on a context that the client's going away does not cancel: a
-// write abandoned half-way could be stored without its event being published.
+// run hands the command to the twin handler, counts it and answers (see
+// runOn).
 //
 // With Config.Commands the command runs there instead (see runAcked).
 func (a *API) run(c *call, action string, env protocol.Envelope, responseRequired bool, location string) {
@@ -175,11 +171,27 @@ func (a *API) run(c *call, action string, env protocol.Envelope, responseRequire
 		a.runAcked(c, action, env, location)
 		return
 	}
+	a.runOn(a.twins, c, action, env, responseRequired, location)
+}
+
+// commandHandler applies a command and returns its response: the twin
+// handler for thing commands, the policy handler for policy commands.
+type commandHandler interface {
+	Handle(ctx context.Context, who auth.Context, cmd protocol.Envelope) protocol.Envelope
+}
+
+// runOn hands the command to h, counts it and answers. With
+// responseRequired false the answer is 202 without a body, once the command
+// has been applied (a write is then already durable).
+//
+// A write runs on a context that the client's going away does not cancel: a
+// write abandoned half-way could be stored without its event being published.
+func (a *API) runOn(h commandHandler, c *call, action string, env protocol.Envelope, responseRequired bool, location string) {
 	ctx := c.r.Context()
 	if action != protocol.ActionRetrieve {
 		ctx = context.WithoutCancel(ctx)
 	}
-	resp := a.twins.Handle(ctx, c.who, env)
+	resp := h.Handle(ctx, c.who, env)
 	a.metrics.CountCommand(door, action, resp.Status)
 	if !responseRequired {
 		c.w.WriteHeader(http.StatusAccepted)

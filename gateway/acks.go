@@ -346,18 +346,7 @@ func (p *PendingAcks) Arm() {
 // answered with its error, or the requester went away. It is a no-op once
 // the request was answered.
 func (p *PendingAcks) Cancel() {
-	p.mu.Lock()
-	if p.finished {
-		p.mu.Unlock()
-		return
-	}
-	p.finished = true
-	timer := p.timer
-	p.mu.Unlock()
-	if timer != nil {
-		timer.Stop()
-	}
-	p.reg.remove(p)
+	p.finishWhen(func() bool { return true })
 }
 
 // expire ends the aggregation: the missing labels get 408 entries.
@@ -368,10 +357,28 @@ func (p *PendingAcks) expire() {
 
 // settle answers once the request is armed and complete, exactly once.
 func (p *PendingAcks) settle() {
+	// Forgotten before the answer goes out: a client that reuses the
+	// correlation-id once answered must find it free.
+	if p.finishWhen(p.answerable) {
+		p.onDone(p.agg.Result())
+	}
+}
+
+// answerable tells whether the request is armed and complete; p.mu is held.
+func (p *PendingAcks) answerable() bool {
+	return p.armed && p.agg.Done()
+}
+
+// finishWhen ends the request unless it has ended already or ready says it
+// may not end yet: it marks it finished, stops the timer and forgets it.
+// ready runs with p.mu held, so that of racing callers only one ends the
+// request; finishWhen reports whether this call did, and only that caller
+// may answer.
+func (p *PendingAcks) finishWhen(ready func() bool) bool {
 	p.mu.Lock()
-	if p.finished || !p.armed || !p.agg.Done() {
+	if p.finished || !ready() {
 		p.mu.Unlock()
-		return
+		return false
 	}
 	p.finished = true
 	timer := p.timer
@@ -379,10 +386,8 @@ func (p *PendingAcks) settle() {
 	if timer != nil {
 		timer.Stop()
 	}
-	// Forgotten before the answer goes out: a client that reuses the
-	// correlation-id once answered must find it free.
 	p.reg.remove(p)
-	p.onDone(p.agg.Result())
+	return true
 }
 
 // CommandAnswer is the answer to a command run with Ditto's

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -126,29 +125,7 @@ func httpMessageWorker(ctx context.Context, o options, i int, budget *opsBudget)
 		reqs = append(reqs, []byte("POST /api/2/things/"+thingID(o, t)+"/inbox/messages/ask HTTP/1.1\r\nHost: "+o.addr+
 			"\r\nAuthorization: "+basicAuth(o)+"\r\nContent-Type: application/json\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body))
 	}
-	c := &httpConn{addr: o.addr}
-	defer c.close()
-	lat := make([]time.Duration, 0, 4096)
-	errs := 0
-	var firstErr error
-	for n := 0; ctx.Err() == nil && budget.take(); n++ {
-		start := time.Now()
-		status, err := c.get(ctx, reqs[n%len(reqs)])
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			return lat, errs + 1, err
-		}
-		lat = append(lat, time.Since(start))
-		if status != http.StatusOK {
-			errs++
-			if firstErr == nil {
-				firstErr = fmt.Errorf("status %d", status)
-			}
-		}
-	}
-	return lat, errs, firstErr
+	return httpWorker(ctx, o, reqs, budget)
 }
 
 // wsMessageWorker sends messages from one WebSocket app session, one at a

@@ -128,8 +128,8 @@ func modifyWorker(ctx context.Context, o options, i int, budget *opsBudget) ([]t
 	return lat, errs, firstErr
 }
 
-// httpConn is a minimal keep-alive HTTP/1.1 client for GET requests whose
-// bytes are built once: much cheaper than net/http's client, so that the
+// httpConn is a minimal keep-alive HTTP/1.1 client for requests whose bytes
+// are built once: much cheaper than net/http's client, so that the
 // generator leaves the CPU to the gateway.
 type httpConn struct {
 	addr string
@@ -144,8 +144,8 @@ func (c *httpConn) close() {
 	}
 }
 
-// get sends req and reads the response; it returns the status code.
-func (c *httpConn) get(ctx context.Context, req []byte) (int, error) {
+// roundTrip sends req and reads the response; it returns the status code.
+func (c *httpConn) roundTrip(ctx context.Context, req []byte) (int, error) {
 	if c.conn == nil {
 		var d net.Dialer
 		conn, err := d.DialContext(ctx, "tcp", c.addr)
@@ -181,7 +181,8 @@ func getRequest(o options, path string) []byte {
 	return []byte("GET " + path + " HTTP/1.1\r\nHost: " + o.addr + "\r\nAuthorization: " + basicAuth(o) + "\r\n\r\n")
 }
 
-// httpWorker GETs reqs in turn over one keep-alive connection and times each.
+// httpWorker sends reqs in turn over one keep-alive connection and times each
+// until its response.
 func httpWorker(ctx context.Context, o options, reqs [][]byte, budget *opsBudget) ([]time.Duration, int, error) {
 	c := &httpConn{addr: o.addr}
 	defer c.close()
@@ -190,7 +191,7 @@ func httpWorker(ctx context.Context, o options, reqs [][]byte, budget *opsBudget
 	var firstErr error
 	for n := 0; ctx.Err() == nil && budget.take(); n++ {
 		start := time.Now()
-		status, err := c.get(ctx, reqs[n%len(reqs)])
+		status, err := c.roundTrip(ctx, reqs[n%len(reqs)])
 		if err != nil {
 			if ctx.Err() != nil {
 				break

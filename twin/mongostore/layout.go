@@ -61,14 +61,19 @@ func checkTime(t time.Time) error {
 	return nil
 }
 
+// checkTimes refuses a record with a time outside the storable range.
+func checkTimes(rec twin.Record) error {
+	if err := checkTime(rec.Created); err != nil {
+		return err
+	}
+	return checkTime(rec.Modified)
+}
+
 // recordDocument is the document stored for rec: the record's fields, the
 // exact JSON, and the derived search fields t, f and s (none for a
 // tombstone, nor for a document that is not a JSON object).
 func recordDocument(rec twin.Record) (bson.D, error) {
-	if err := checkTime(rec.Created); err != nil {
-		return nil, err
-	}
-	if err := checkTime(rec.Modified); err != nil {
+	if err := checkTimes(rec); err != nil {
 		return nil, err
 	}
 	d := bson.D{
@@ -110,10 +115,7 @@ func recordDocument(rec twin.Record) (bson.D, error) {
 // '.' and ':') need no escaping: MongoDB never reads inside the binary.
 // Nor does it get the ISO times, which only filters read.
 func policyDocument(rec twin.Record) (bson.D, error) {
-	if err := checkTime(rec.Created); err != nil {
-		return nil, err
-	}
-	if err := checkTime(rec.Modified); err != nil {
+	if err := checkTimes(rec); err != nil {
 		return nil, err
 	}
 	d := bson.D{

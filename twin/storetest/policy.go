@@ -89,14 +89,7 @@ func testPolicyRoundTrip(t *testing.T, st Store) {
 	if bare := mustGetPolicy(t, st, "org.example:bare"); !bare.Created.IsZero() || !bare.Modified.IsZero() || bare.Doc != nil {
 		t.Errorf("bare policy read back as %+v", bare)
 	}
-	// PutPolicy copies what it needs: the caller may reuse its buffer.
-	rec := policyRecord("org.example:copy", 1)
-	want := string(rec.Doc)
-	mustPutPolicy(t, st, rec, 0)
-	rec.Doc[0] = 'X'
-	if got := mustGetPolicy(t, st, rec.ID); string(got.Doc) != want {
-		t.Errorf("doc = %s, want %s", got.Doc, want)
-	}
+	checkPutCopiesDoc(t, policies(st))
 }
 
 // testPolicyRevisionConditions: create at prev 0, update at the stored
@@ -106,31 +99,7 @@ func testPolicyRevisionConditions(t *testing.T, st Store) {
 	equalRecord(t, mustGetPolicy(t, st, "test:a"), policyRecord("test:a", 1))
 	mustPutPolicy(t, st, policyRecord("test:a", 2), 1)
 	equalRecord(t, mustGetPolicy(t, st, "test:a"), policyRecord("test:a", 2))
-	tests := []struct {
-		name string
-		id   string
-		rev  int64
-		prev int64
-	}{
-		{"stale prev", "test:a", 2, 1},
-		{"prev ahead", "test:a", 4, 3},
-		{"prev 0 but policy exists", "test:a", 1, 0},
-		{"prev set but no policy", "test:b", 2, 1},
-	}
-	for _, tt := range tests {
-		err := st.PutPolicy(ctx(t), policyRecord(tt.id, tt.rev), tt.prev)
-		if !errors.Is(err, twin.ErrRevisionConflict) {
-			t.Errorf("%s: err = %v, want ErrRevisionConflict", tt.name, err)
-		}
-		if errors.Is(err, twin.ErrUnavailable) {
-			t.Errorf("%s: a conflict must not look retryable: %v", tt.name, err)
-		}
-	}
-	// Nothing changed.
-	equalRecord(t, mustGetPolicy(t, st, "test:a"), policyRecord("test:a", 2))
-	if _, err := st.GetPolicy(ctx(t), "test:b"); !errors.Is(err, twin.ErrNotFound) {
-		t.Fatalf("test:b after a failed conditional put: err = %v, want ErrNotFound", err)
-	}
+	checkConflicts(t, policies(st))
 }
 
 // testPolicyTombstone: a deleted policy keeps its revision, and a policy
