@@ -261,6 +261,9 @@ func TestLiveReplies(t *testing.T) {
 	// A reply for another subject does not count; the first good one wins.
 	sendText(t, other, liveEnvelope(lampTopic+"other", "/outbox/messages/other", 200, `1`, "correlation-id", "q-1"))
 	sendText(t, device, liveEnvelope(lampTopic+"ask", "/outbox/messages/ask", 200, `{"a":1}`, "correlation-id", "q-1", "content-type", "application/json"))
+	// Sessions are served concurrently: let the device's read loop handle its
+	// reply (a round trip after it) before the other one replies.
+	roundTrip(t, device, "device-replied")
 	sendText(t, other, liveEnvelope(lampTopic+"ask", "/outbox/messages/ask", 200, `{"a":2}`, "correlation-id", "q-1", "content-type", "application/json"))
 	env := readEnvelope(t, app)
 	if env.Status != 200 || string(env.Value) != `{"a":1}` || env.Headers[protocol.HeaderCorrelationID] != "q-1" {
