@@ -17,6 +17,9 @@ import (
 type policyDirectives struct {
 	inline   map[string]any
 	copyFrom string
+	// namesPolicy: the thing has a policyId, which must exist unless one of
+	// the directives creates it.
+	namesPolicy bool
 }
 
 // parsePolicyDirectives reads the directives of a command at the thing's
@@ -27,6 +30,7 @@ func parsePolicyDirectives(cmd command, value any) (policyDirectives, error) {
 		return policyDirectives{}, nil
 	}
 	var d policyDirectives
+	_, d.namesPolicy = obj["policyId"]
 	if v, ok := obj["_policy"]; ok {
 		inline, isObject := v.(map[string]any)
 		if !isObject {
@@ -75,7 +79,7 @@ func (h *Handler) policyForNewThing(ctx context.Context, cmd command, policyID s
 		if p, err = policy.Parse(policyID, protocol.EncodeValue(body)); err != nil {
 			return nil, "", err
 		}
-	case cmd.env.Value != nil && explicitPolicyID(cmd):
+	case d.namesPolicy:
 		// The thing names an existing policy.
 	default:
 		subject := cmd.who.DefaultSubject()
@@ -105,18 +109,6 @@ func (h *Handler) policyForNewThing(ctx context.Context, cmd command, policyID s
 		return nil, created, notModifiable(cmd)
 	}
 	return enf, created, nil
-}
-
-// explicitPolicyID tells whether the creating command's thing names its
-// policy.
-func explicitPolicyID(cmd command) bool {
-	v, err := decodeValue(cmd.env.Value)
-	if err != nil {
-		return false
-	}
-	obj, _ := v.(map[string]any)
-	_, ok := obj["policyId"]
-	return ok
 }
 
 // copiedPolicy is the policy _copyPolicyFrom names, as far as the caller may

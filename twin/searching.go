@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/twinway/twinway/auth"
+	"github.com/twinway/twinway/auth/policy"
 	"github.com/twinway/twinway/protocol"
 	"github.com/twinway/twinway/rql"
 )
@@ -170,7 +171,7 @@ func (h *Handler) moreReadable(ctx context.Context, s Searcher, who auth.Context
 			return false, h.searchFailed(err)
 		}
 		for _, rec := range page.Records {
-			if _, ok := h.searchItem(ctx, who, parsedSearch{predicate: p.predicate}, rec); ok {
+			if _, _, ok := h.searchMatch(ctx, who, p.predicate, rec); ok {
 				return true, nil
 			}
 		}
@@ -185,24 +186,31 @@ func (h *Handler) moreReadable(ctx context.Context, s Searcher, who auth.Context
 // searchItem is one search result as who may see it; ok is false when who
 // may not read it or the filter does not match what who may read.
 func (h *Handler) searchItem(ctx context.Context, who auth.Context, p parsedSearch, rec Record) (json.RawMessage, bool) {
-	view, ok := h.readerView(ctx, who, rec)
+	view, st, ok := h.searchMatch(ctx, who, p.predicate, rec)
 	if !ok {
 		return nil, false
+	}
+	return protocol.EncodeValue(pruneAt(view, nil, thingView(st, p.fields))), true
+}
+
+// searchMatch tells whether a thing the store matched is a match for who:
+// who may read it, and, when who may read only part of it, predicate (the
+// search's filter, nil for none) matches that part.
+func (h *Handler) searchMatch(ctx context.Context, who auth.Context, predicate *rql.Predicate, rec Record) (*policy.View, state, bool) {
+	view, ok := h.readerView(ctx, who, rec)
+	if !ok {
+		return nil, state{}, false
 	}
 	v, err := protocol.DecodeValue(rec.Doc)
 	doc, isObject := v.(map[string]any)
 	if err != nil || !isObject {
-		return nil, false
+		return nil, state{}, false
 	}
 	st := state{exists: true, rec: rec, doc: doc}
-	if !readsAll(view) {
-		readable := pruneThing(view, withSpecialFields(st))
-		if p.predicate != nil && !p.predicate.Match(rql.Input{Thing: readable}) {
-			return nil, false
-		}
-		return protocol.EncodeValue(pruneAt(view, nil, thingView(st, p.fields))), true
+	if !readsAll(view) && predicate != nil && !predicate.Match(rql.Input{Thing: pruneThing(view, withSpecialFields(st))}) {
+		return nil, state{}, false
 	}
-	return protocol.EncodeValue(thingView(st, p.fields)), true
+	return view, st, true
 }
 
 // countPageSize is the page size of the walk that counts matches a caller
@@ -237,7 +245,7 @@ func (h *Handler) Count(ctx context.Context, who auth.Context, req SearchRequest
 			return 0, h.searchFailed(err)
 		}
 		for _, rec := range page.Records {
-			if _, ok := h.searchItem(ctx, who, parsedSearch{predicate: p.predicate}, rec); ok {
+			if _, _, ok := h.searchMatch(ctx, who, p.predicate, rec); ok {
 				n++
 			}
 		}
