@@ -143,15 +143,7 @@ func ParsePermission(s string) (Permission, bool) {
 func (p *Policy) Labels() []string { return orderedKeys(p.labels, p.Entries) }
 
 // SetEntry adds or replaces the entry with label; a new label goes last.
-func (p *Policy) SetEntry(label string, e Entry) {
-	if p.Entries == nil {
-		p.Entries = map[string]Entry{}
-	}
-	if _, ok := p.Entries[label]; !ok {
-		p.labels = append(p.labels, label)
-	}
-	p.Entries[label] = e
-}
+func (p *Policy) SetEntry(label string, e Entry) { setOrdered(&p.Entries, &p.labels, label, e) }
 
 // RemoveEntry removes the entry with label.
 func (p *Policy) RemoveEntry(label string) {
@@ -184,15 +176,7 @@ func (e *Entry) SubjectIDs() []string { return orderedKeys(e.subjects, e.Subject
 func (e *Entry) ResourceKeys() []ResourceKey { return orderedKeys(e.resources, e.Resources) }
 
 // SetSubject adds or replaces a subject; a new one goes last.
-func (e *Entry) SetSubject(id string, s Subject) {
-	if e.Subjects == nil {
-		e.Subjects = map[string]Subject{}
-	}
-	if _, ok := e.Subjects[id]; !ok {
-		e.subjects = append(e.subjects, id)
-	}
-	e.Subjects[id] = s
-}
+func (e *Entry) SetSubject(id string, s Subject) { setOrdered(&e.Subjects, &e.subjects, id, s) }
 
 // RemoveSubject removes a subject.
 func (e *Entry) RemoveSubject(id string) {
@@ -202,13 +186,7 @@ func (e *Entry) RemoveSubject(id string) {
 
 // SetResource adds or replaces a resource; a new one goes last.
 func (e *Entry) SetResource(k ResourceKey, perms Permissions) {
-	if e.Resources == nil {
-		e.Resources = map[ResourceKey]Permissions{}
-	}
-	if _, ok := e.Resources[k]; !ok {
-		e.resources = append(e.resources, k)
-	}
-	e.Resources[k] = perms
+	setOrdered(&e.Resources, &e.resources, k, perms)
 }
 
 // RemoveResource removes a resource.
@@ -310,6 +288,19 @@ func orderedKeys[K ~string, V any](order []K, m map[K]V) []K {
 		}
 	}
 	return out
+}
+
+// setOrdered adds or replaces (*m)[k], making the map if there is none. A
+// new key goes last in order, so that entries, subjects and resources keep
+// the order they were given in (orderedKeys reads it back).
+func setOrdered[K comparable, V any](m *map[K]V, order *[]K, k K, v V) {
+	if *m == nil {
+		*m = map[K]V{}
+	}
+	if _, ok := (*m)[k]; !ok {
+		*order = append(*order, k)
+	}
+	(*m)[k] = v
 }
 
 func remove[K comparable](s []K, k K) []K {

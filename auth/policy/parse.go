@@ -89,24 +89,8 @@ func Parse(id string, data []byte) (*Policy, error) {
 			return nil, err
 		}
 	}
-	if raw, ok := lookup(fields, "entries"); ok && !isNull(raw) {
-		if kind(raw) != '{' {
-			return nil, typeError(raw, "/entries", "JsonObject")
-		}
-		entries, err := objectFields(raw, "/entries")
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range entries {
-			if kind(f.value) != '{' {
-				return nil, protocol.Errorf(protocol.CodeJSONInvalid, "<%s> is not a JSON object!", compact(f.value))
-			}
-			e, err := ParseEntry(f.key, f.value)
-			if err != nil {
-				return nil, err
-			}
-			p.SetEntry(f.key, e)
-		}
+	if err := parseMembers(fields, "entries", ParseEntry, p.SetEntry); err != nil {
+		return nil, err
 	}
 	if p.Entries == nil {
 		p.Entries = map[string]Entry{}
@@ -159,24 +143,8 @@ func ParseEntry(label string, data []byte) (Entry, error) {
 	if err != nil {
 		return e, err
 	}
-	if raw, ok := lookup(fields, "subjects"); ok && !isNull(raw) {
-		if kind(raw) != '{' {
-			return e, typeError(raw, "/subjects", "JsonObject")
-		}
-		subjects, err := objectFields(raw, "/subjects")
-		if err != nil {
-			return e, err
-		}
-		for _, f := range subjects {
-			if kind(f.value) != '{' {
-				return e, protocol.Errorf(protocol.CodeJSONInvalid, "<%s> is not a JSON object!", compact(f.value))
-			}
-			s, err := ParseSubject(f.key, f.value)
-			if err != nil {
-				return e, err
-			}
-			e.SetSubject(f.key, s)
-		}
+	if err := parseMembers(fields, "subjects", ParseSubject, e.SetSubject); err != nil {
+		return e, err
 	}
 	if e.Subjects == nil {
 		e.Subjects = map[string]Subject{}
@@ -236,6 +204,37 @@ func ParseEntry(label string, data []byte) (Entry, error) {
 		e.References = json.RawMessage(compact(raw))
 	}
 	return e, nil
+}
+
+// parseMembers parses each member of the object fields[name] (which may be
+// missing or null) with parse and keeps it with set, in document order,
+// stopping at the first error. Each member must be an object itself. A
+// policy's entries and an entry's subjects are read this way, with Ditto's
+// errors; an entry's resources are not (a resource that is not an object
+// has an error of its own, from ParsePermissions).
+func parseMembers[V any](fields []field, name string, parse func(key string, data []byte) (V, error), set func(key string, v V)) error {
+	raw, ok := lookup(fields, name)
+	if !ok || isNull(raw) {
+		return nil
+	}
+	if kind(raw) != '{' {
+		return typeError(raw, "/"+name, "JsonObject")
+	}
+	members, err := objectFields(raw, "/"+name)
+	if err != nil {
+		return err
+	}
+	for _, f := range members {
+		if kind(f.value) != '{' {
+			return protocol.Errorf(protocol.CodeJSONInvalid, "<%s> is not a JSON object!", compact(f.value))
+		}
+		v, err := parse(f.key, f.value)
+		if err != nil {
+			return err
+		}
+		set(f.key, v)
+	}
+	return nil
 }
 
 // ParseSubject parses the JSON object of the subject with id: "type" is

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twinway/twinway/twin/storetest"
 )
 
 // crashDirEnv, when set, turns TestHelperProcess into the child of
@@ -156,7 +158,7 @@ func TestCrashDurability(t *testing.T) {
 			t.Errorf("%s %s: revision %d, acknowledged %d", k.kind, k.id, rec.Revision, rev)
 			continue
 		}
-		equalRecord(t, rec, want(k.id, rec.Revision))
+		storetest.EqualRecord(t, rec, want(k.id, rec.Revision))
 	}
 	var check string
 	if err := st.readDB.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twinway/twinway/twin"
+	"github.com/twinway/twinway/twin/storetest"
 )
 
 // The policy contract is in twin/storetest (TestContract); these tests
@@ -27,22 +28,6 @@ func policyRecord(id string, rev int64) twin.Record {
 		Modified:  ts.Add(time.Duration(rev) * time.Second),
 		Doc:       fmt.Appendf(nil, `{"policyId":%q,"_revision":%d,"entries":{"DEFAULT":{"subjects":{"a:b":{"type":"t"}}}}}`, id, rev),
 	}
-}
-
-func mustPutPolicy(t testing.TB, st *Store, rec twin.Record, prev int64) {
-	t.Helper()
-	if err := st.PutPolicy(context.Background(), rec, prev); err != nil {
-		t.Fatalf("PutPolicy(%s, rev %d, prev %d): %v", rec.ID, rec.Revision, prev, err)
-	}
-}
-
-func mustGetPolicy(t testing.TB, st *Store, id string) twin.Record {
-	t.Helper()
-	rec, err := st.GetPolicy(context.Background(), id)
-	if err != nil {
-		t.Fatalf("GetPolicy(%s): %v", id, err)
-	}
-	return rec
 }
 
 // TestPolicyGroupCommit checks that policy writes go through the writer
@@ -85,9 +70,9 @@ func TestPolicyGroupCommit(t *testing.T) {
 	if got := h.batchSizes(); got[1] != 3 {
 		t.Fatalf("batch sizes = %v, want [1 3]", got)
 	}
-	equalRecord(t, mustGet(t, st, "test:t"), testRecord("test:t", 1))
-	equalRecord(t, mustGetPolicy(t, st, "test:t"), policyRecord("test:t", 1))
-	equalRecord(t, mustGet(t, st, "test:primer"), testRecord("test:primer", 1))
+	storetest.EqualRecord(t, storetest.MustGet(t, st, "test:t"), testRecord("test:t", 1))
+	storetest.EqualRecord(t, storetest.MustGetPolicy(t, st, "test:t"), policyRecord("test:t", 1))
+	storetest.EqualRecord(t, storetest.MustGet(t, st, "test:primer"), testRecord("test:primer", 1))
 	if _, err := st.GetPolicy(context.Background(), "test:primer"); !errors.Is(err, twin.ErrNotFound) {
 		t.Fatalf("GetPolicy(test:primer) after a conflict: err = %v, want ErrNotFound", err)
 	}
@@ -101,23 +86,23 @@ func TestPolicyReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustPutPolicy(t, st, policyRecord("test:p", 1), 0)
-	mustPutPolicy(t, st, policyRecord("test:p", 2), 1)
+	storetest.MustPutPolicy(t, st, policyRecord("test:p", 1), 0)
+	storetest.MustPutPolicy(t, st, policyRecord("test:p", 2), 1)
 	tomb := policyRecord("test:gone", 2)
 	tomb.Deleted, tomb.Doc = true, nil
-	mustPutPolicy(t, st, policyRecord("test:gone", 1), 0)
-	mustPutPolicy(t, st, tomb, 1)
-	mustPut(t, st, testRecord("test:p", 5), 0) // a thing of the same id
+	storetest.MustPutPolicy(t, st, policyRecord("test:gone", 1), 0)
+	storetest.MustPutPolicy(t, st, tomb, 1)
+	storetest.MustPut(t, st, testRecord("test:p", 5), 0) // a thing of the same id
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	st = openTest(t, dir, Config{})
-	equalRecord(t, mustGetPolicy(t, st, "test:p"), policyRecord("test:p", 2))
-	equalRecord(t, mustGetPolicy(t, st, "test:gone"), tomb)
-	equalRecord(t, mustGet(t, st, "test:p"), testRecord("test:p", 5))
-	mustPutPolicy(t, st, policyRecord("test:p", 3), 2)
-	mustPutPolicy(t, st, policyRecord("test:gone", 3), 2)
+	storetest.EqualRecord(t, storetest.MustGetPolicy(t, st, "test:p"), policyRecord("test:p", 2))
+	storetest.EqualRecord(t, storetest.MustGetPolicy(t, st, "test:gone"), tomb)
+	storetest.EqualRecord(t, storetest.MustGet(t, st, "test:p"), testRecord("test:p", 5))
+	storetest.MustPutPolicy(t, st, policyRecord("test:p", 3), 2)
+	storetest.MustPutPolicy(t, st, policyRecord("test:gone", 3), 2)
 }
 
 // TestPolicyMigratesVersion2: a file of schema version 2 (things only) gets
@@ -158,12 +143,12 @@ func TestPolicyMigratesVersion2(t *testing.T) {
 			db.Close()
 
 			st := openTest(t, dir, Config{})
-			equalRecord(t, mustGet(t, st, thing.ID), thing)
+			storetest.EqualRecord(t, storetest.MustGet(t, st, thing.ID), thing)
 			if _, err := st.GetPolicy(context.Background(), thing.ID); !errors.Is(err, twin.ErrNotFound) {
 				t.Fatalf("GetPolicy after migration: err = %v, want ErrNotFound", err)
 			}
-			mustPutPolicy(t, st, policyRecord(thing.ID, 1), 0)
-			equalRecord(t, mustGetPolicy(t, st, thing.ID), policyRecord(thing.ID, 1))
+			storetest.MustPutPolicy(t, st, policyRecord(thing.ID, 1), 0)
+			storetest.EqualRecord(t, storetest.MustGetPolicy(t, st, thing.ID), policyRecord(thing.ID, 1))
 			var v int
 			if err := st.readDB.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil || v != schemaVersion() {
 				t.Fatalf("user_version = %d, %v; want %d", v, err, schemaVersion())

@@ -6,12 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/twinway/twinway/twin"
+	"github.com/twinway/twinway/twin/storetest"
 )
+
+// The thing contract (round trip, tombstones, revision conditions, GetMany)
+// is in twin/storetest (TestContract); these tests cover what only this
+// store can show: the group commit, closing and reopening, the schema,
+// SQLite's locks and chunked reads.
 
 // openTest opens a store in dir and closes it at the end of the test.
 func openTest(t testing.TB, dir string, cfg Config) *Store {
@@ -40,32 +47,6 @@ func testRecord(id string, rev int64) twin.Record {
 		Created:   time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC),
 		Modified:  ts,
 		Doc:       fmt.Appendf(nil, `{"thingId":%q,"attributes":{"rev":%d}}`, id, rev),
-	}
-}
-
-func mustPut(t testing.TB, st *Store, rec twin.Record, prev int64) {
-	t.Helper()
-	if err := st.Put(context.Background(), rec, prev); err != nil {
-		t.Fatalf("Put(%s, rev %d, prev %d): %v", rec.ID, rec.Revision, prev, err)
-	}
-}
-
-func mustGet(t testing.TB, st *Store, id string) twin.Record {
-	t.Helper()
-	rec, err := st.Get(context.Background(), id)
-	if err != nil {
-		t.Fatalf("Get(%s): %v", id, err)
-	}
-	return rec
-}
-
-// equalRecord compares records field by field; times by instant.
-func equalRecord(t testing.TB, got, want twin.Record) {
-	t.Helper()
-	if got.ID != want.ID || got.Namespace != want.Namespace || got.PolicyID != want.PolicyID ||
-		got.Revision != want.Revision || got.Deleted != want.Deleted || string(got.Doc) != string(want.Doc) ||
-		!got.Created.Equal(want.Created) || !got.Modified.Equal(want.Modified) {
-		t.Fatalf("record mismatch\n got: %+v\nwant: %+v", got, want)
 	}
 }
 
@@ -117,197 +98,41 @@ func (h *holdWriter) batchSizes() []int {
 // park commits one primer Put and returns with the writer parked in Observe.
 func (h *holdWriter) park(t *testing.T, st *Store) {
 	t.Helper()
-	mustPut(t, st, testRecord("test:primer", 1), 0)
+	storetest.MustPut(t, st, testRecord("test:primer", 1), 0)
 	if n := <-h.first; n != 1 {
 		t.Fatalf("primer batch size = %d, want 1", n)
 	}
 }
 
-func TestPutGetRoundTrip(t *testing.T) {
+// TestGetManyAcrossChunks: GetMany reads its ids in queries of
+// getManyChunk. Asked for more than two chunks' worth, one of them deleted,
+// it keeps their order across the chunks' bounds, whatever getManyChunk
+// is. The contract (TestContract) holds GetMany to the rest of its rules.
+func TestGetManyAcrossChunks(t *testing.T) {
 	st := openTest(t, t.TempDir(), Config{})
-	berlin := time.FixedZone("CEST", 2*60*60)
-	want := twin.Record{
-		ID:        "org.example:thing-1",
-		Namespace: "org.example",
-		PolicyID:  "org.example:policy-1",
-		Revision:  7,
-		Created:   time.Date(2023, 1, 2, 3, 4, 5, 6, berlin),
-		Modified:  time.Date(2262, 4, 11, 23, 47, 16, 854775807, time.UTC), // the last storable nanosecond
-		Doc:       []byte(`{"thingId":"org.example:thing-1","attributes":{"a":"ü"}}`),
-	}
-	mustPut(t, st, want, 0)
-	got := mustGet(t, st, want.ID)
-	equalRecord(t, got, want)
-	if got.Created.Location() != time.UTC || got.Modified.Location() != time.UTC {
-		t.Errorf("times not in UTC: %v, %v", got.Created.Location(), got.Modified.Location())
-	}
-	if got.Created.Nanosecond() != 6 {
-		t.Errorf("Created lost nanoseconds: %v", got.Created)
-	}
-
-	// Zero times and an empty doc are stored as such.
-	bare := twin.Record{ID: "org.example:bare", Namespace: "org.example", PolicyID: "p", Revision: 1}
-	mustPut(t, st, bare, 0)
-	got = mustGet(t, st, bare.ID)
-	equalRecord(t, got, bare)
-	if !got.Created.IsZero() || !got.Modified.IsZero() || got.Doc != nil {
-		t.Errorf("bare record read back as %+v", got)
-	}
-}
-
-func TestPutCopiesDoc(t *testing.T) {
-	st := openTest(t, t.TempDir(), Config{})
-	rec := testRecord("test:copy", 1)
-	want := string(rec.Doc)
-	mustPut(t, st, rec, 0)
-	rec.Doc[0] = 'X'
-	if got := mustGet(t, st, rec.ID); string(got.Doc) != want {
-		t.Errorf("doc = %s, want %s", got.Doc, want)
-	}
-}
-
-func TestGetNotFound(t *testing.T) {
-	st := openTest(t, t.TempDir(), Config{})
-	_, err := st.Get(context.Background(), "test:never")
-	if !errors.Is(err, twin.ErrNotFound) {
-		t.Fatalf("Get of a missing id: err = %v, want ErrNotFound", err)
-	}
-}
-
-func TestTombstone(t *testing.T) {
-	st := openTest(t, t.TempDir(), Config{})
-	id := "test:tomb"
-	mustPut(t, st, testRecord(id, 1), 0)
-	tomb := testRecord(id, 2)
-	tomb.Deleted, tomb.Doc = true, nil
-	mustPut(t, st, tomb, 1)
-
-	got := mustGet(t, st, id)
-	equalRecord(t, got, tomb)
-	if !got.Deleted || got.Revision != 2 {
-		t.Fatalf("tombstone read back as %+v", got)
-	}
-	many, err := st.GetMany(context.Background(), []string{id})
-	if err != nil || len(many) != 0 {
-		t.Fatalf("GetMany of a tombstone = %v, %v; want nothing", many, err)
-	}
-	// Created again, the revision continues from the tombstone's.
-	if err := st.Put(context.Background(), testRecord(id, 1), 0); !errors.Is(err, twin.ErrRevisionConflict) {
-		t.Fatalf("re-create at prev 0 over a tombstone: err = %v, want ErrRevisionConflict", err)
-	}
-	mustPut(t, st, testRecord(id, 3), 2)
-	if got := mustGet(t, st, id); got.Deleted || got.Revision != 3 {
-		t.Fatalf("re-created record read back as %+v", got)
-	}
-}
-
-func TestGetMany(t *testing.T) {
-	st := openTest(t, t.TempDir(), Config{})
-	// More ids than one query chunk, written concurrently to keep it quick.
-	const n = 2*getManyChunk + 37
-	ids := make([]string, n)
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	sem := make(chan struct{}, 32)
-	for i := range n {
+	ids := make([]string, 2*getManyChunk+37)
+	for i := range ids {
 		ids[i] = fmt.Sprintf("test:many-%04d", i)
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			errs <- st.Put(context.Background(), testRecord(ids[i], 1), 0)
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+		storetest.MustPut(t, st, testRecord(ids[i], 1), 0)
 	}
 	tomb := testRecord(ids[5], 2)
 	tomb.Deleted, tomb.Doc = true, nil
-	mustPut(t, st, tomb, 1)
+	storetest.MustPut(t, st, tomb, 1)
 
-	tests := []struct {
-		name string
-		ask  []string
-		want []string
-	}{
-		{"empty", nil, nil},
-		{"one", []string{ids[3]}, []string{ids[3]}},
-		{"order of ids", []string{ids[9], ids[2], ids[7]}, []string{ids[9], ids[2], ids[7]}},
-		{"missing and deleted skipped", []string{"test:nope", ids[4], ids[5], "test:nada", ids[6]}, []string{ids[4], ids[6]}},
-		{"duplicate once", []string{ids[8], ids[1], ids[8]}, []string{ids[8], ids[1]}},
-		{"across chunks, reversed", reversed(ids), without(reversed(ids), ids[5])},
+	slices.Reverse(ids)
+	got, err := st.GetMany(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := st.GetMany(context.Background(), tt.ask)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %d records, want %d", len(got), len(tt.want))
-			}
-			for i, rec := range got {
-				if rec.ID != tt.want[i] {
-					t.Fatalf("record %d is %s, want %s", i, rec.ID, tt.want[i])
-				}
-				equalRecord(t, rec, testRecord(rec.ID, 1))
-			}
-		})
+	want := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == tomb.ID })
+	if len(got) != len(want) {
+		t.Fatalf("got %d records, want %d", len(got), len(want))
 	}
-}
-
-func reversed(s []string) []string {
-	out := make([]string, len(s))
-	for i, v := range s {
-		out[len(s)-1-i] = v
-	}
-	return out
-}
-
-func without(s []string, drop string) []string {
-	var out []string
-	for _, v := range s {
-		if v != drop {
-			out = append(out, v)
+	for i, rec := range got {
+		if rec.ID != want[i] {
+			t.Fatalf("record %d is %s, want %s", i, rec.ID, want[i])
 		}
-	}
-	return out
-}
-
-func TestRevisionConflict(t *testing.T) {
-	st := openTest(t, t.TempDir(), Config{})
-	mustPut(t, st, testRecord("test:a", 1), 0)
-	mustPut(t, st, testRecord("test:a", 2), 1)
-
-	tests := []struct {
-		name string
-		id   string
-		rev  int64
-		prev int64
-	}{
-		{"stale prev", "test:a", 2, 1},
-		{"prev ahead", "test:a", 4, 3},
-		{"prev 0 but record exists", "test:a", 1, 0},
-		{"prev set but no record", "test:b", 2, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := st.Put(context.Background(), testRecord(tt.id, tt.rev), tt.prev)
-			if !errors.Is(err, twin.ErrRevisionConflict) {
-				t.Fatalf("err = %v, want ErrRevisionConflict", err)
-			}
-			if errors.Is(err, twin.ErrUnavailable) {
-				t.Fatalf("a conflict must not look retryable: %v", err)
-			}
-		})
-	}
-	// Nothing changed.
-	equalRecord(t, mustGet(t, st, "test:a"), testRecord("test:a", 2))
-	if _, err := st.Get(context.Background(), "test:b"); !errors.Is(err, twin.ErrNotFound) {
-		t.Fatalf("test:b after a failed conditional put: err = %v, want ErrNotFound", err)
+		storetest.EqualRecord(t, rec, testRecord(rec.ID, 1))
 	}
 }
 
@@ -347,9 +172,9 @@ func TestConflictInBatch(t *testing.T) {
 	if got := h.batchSizes(); got[1] != 3 {
 		t.Fatalf("batch sizes = %v, want [1 3]", got)
 	}
-	equalRecord(t, mustGet(t, st, "test:ok-1"), testRecord("test:ok-1", 1))
-	equalRecord(t, mustGet(t, st, "test:ok-2"), testRecord("test:ok-2", 1))
-	equalRecord(t, mustGet(t, st, "test:primer"), testRecord("test:primer", 1))
+	storetest.EqualRecord(t, storetest.MustGet(t, st, "test:ok-1"), testRecord("test:ok-1", 1))
+	storetest.EqualRecord(t, storetest.MustGet(t, st, "test:ok-2"), testRecord("test:ok-2", 1))
+	storetest.EqualRecord(t, storetest.MustGet(t, st, "test:primer"), testRecord("test:primer", 1))
 }
 
 func TestConcurrentPutsGroupCommit(t *testing.T) {
@@ -398,7 +223,7 @@ func TestConcurrentPutsGroupCommit(t *testing.T) {
 	}
 	for i := range writers {
 		id := fmt.Sprintf("test:w%02d", i)
-		equalRecord(t, mustGet(t, st, id), testRecord(id, 1))
+		storetest.EqualRecord(t, storetest.MustGet(t, st, id), testRecord(id, 1))
 	}
 }
 
@@ -445,7 +270,7 @@ func TestConcurrentPutsUnsteered(t *testing.T) {
 	t.Logf("%d puts in %d commits", sum, count)
 	for w := range writers {
 		id := fmt.Sprintf("test:w%02d", w)
-		equalRecord(t, mustGet(t, st, id), testRecord(id, each))
+		storetest.EqualRecord(t, storetest.MustGet(t, st, id), testRecord(id, each))
 	}
 }
 
@@ -515,7 +340,7 @@ func TestUseAfterClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, st, testRecord("test:x", 1), 0)
+	storetest.MustPut(t, st, testRecord("test:x", 1), 0)
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -545,19 +370,19 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, st, testRecord("test:r", 1), 0)
-	mustPut(t, st, testRecord("test:r", 2), 1)
+	storetest.MustPut(t, st, testRecord("test:r", 1), 0)
+	storetest.MustPut(t, st, testRecord("test:r", 2), 1)
 	tomb := testRecord("test:gone", 1)
 	tomb.Deleted, tomb.Doc = true, nil
-	mustPut(t, st, tomb, 0)
+	storetest.MustPut(t, st, tomb, 0)
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	st = openTest(t, dir, Config{})
-	equalRecord(t, mustGet(t, st, "test:r"), testRecord("test:r", 2))
-	equalRecord(t, mustGet(t, st, "test:gone"), tomb)
-	mustPut(t, st, testRecord("test:r", 3), 2)
+	storetest.EqualRecord(t, storetest.MustGet(t, st, "test:r"), testRecord("test:r", 2))
+	storetest.EqualRecord(t, storetest.MustGet(t, st, "test:gone"), tomb)
+	storetest.MustPut(t, st, testRecord("test:r", 3), 2)
 }
 
 func TestPutContext(t *testing.T) {
@@ -586,7 +411,7 @@ func TestPutContext(t *testing.T) {
 		}
 		close(h.release)
 		// The writer had not taken it: it is dropped, not written.
-		mustPut(t, st, testRecord("test:d", 1), 0)
+		storetest.MustPut(t, st, testRecord("test:d", 1), 0)
 		if _, err := st.Get(context.Background(), "test:c"); !errors.Is(err, twin.ErrNotFound) {
 			t.Fatalf("Get: err = %v, want ErrNotFound", err)
 		}
@@ -623,7 +448,7 @@ func TestPutInvalid(t *testing.T) {
 func TestLockedByOtherProcess(t *testing.T) {
 	dir := t.TempDir()
 	st := openTest(t, dir, Config{BusyTimeout: 50 * time.Millisecond})
-	mustPut(t, st, testRecord("test:l", 1), 0)
+	storetest.MustPut(t, st, testRecord("test:l", 1), 0)
 
 	other, err := sql.Open("sqlite", filepath.Join(dir, FileName))
 	if err != nil {
@@ -643,7 +468,7 @@ func TestLockedByOtherProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	equalRecord(t, mustGet(t, st, "test:l"), testRecord("test:l", 1))
+	storetest.EqualRecord(t, storetest.MustGet(t, st, "test:l"), testRecord("test:l", 1))
 	err = st.Put(ctx, testRecord("test:l", 2), 1)
 	if !errors.Is(err, twin.ErrUnavailable) {
 		t.Fatalf("Put while locked: err = %v, want ErrUnavailable", err)
@@ -656,9 +481,9 @@ func TestLockedByOtherProcess(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, st, testRecord("test:l", 2), 1)
-	equalRecord(t, mustGet(t, st, "test:l"), testRecord("test:l", 2))
-	mustPutPolicy(t, st, policyRecord("test:l", 1), 0)
+	storetest.MustPut(t, st, testRecord("test:l", 2), 1)
+	storetest.EqualRecord(t, storetest.MustGet(t, st, "test:l"), testRecord("test:l", 2))
+	storetest.MustPutPolicy(t, st, policyRecord("test:l", 1), 0)
 }
 
 func TestSchemaVersion(t *testing.T) {

@@ -28,7 +28,9 @@ var (
 	genStrings = []string{"alpha", "Alpha", "ALPHA", "beta", "", "50%_x", "[a]*?", "München", "a\"b\\c", "x y",
 		"2023-05-01T00:00:00Z", "2022", "org.example:lamp", "alpha2", "é", "a.b", "$x", "~0", "line\nbreak"}
 	genNumbers = []string{"-1", "0", "3", "5", "5.0", "7", "42", "2.5", "-0.5", "48.1", "1e2", "9007199254740993", "100", "-0"}
-	genTimes   = []time.Time{
+	// GenTimes are the instants a generated thing is created at, or one or
+	// two hours after, so that filters built from them hit some things.
+	GenTimes = []time.Time{
 		time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC),
 		time.Date(2022, 6, 1, 0, 0, 0, 0, time.UTC),
 		time.Date(2023, 5, 1, 0, 0, 0, 500_000_000, time.UTC),
@@ -78,8 +80,8 @@ func maybe(r *rand.Rand, m map[string]any, key string, pct int, v func() any) {
 	}
 }
 
-// genThing is the i-th generated thing.
-func genThing(r *rand.Rand, i int) twin.Record {
+// GenThing is the i-th generated thing.
+func GenThing(r *rand.Rand, i int) twin.Record {
 	ns := []string{"org.a", "org.b", "com.c"}[r.IntN(3)]
 	id := fmt.Sprintf("%s:thing-%04d", ns, i)
 	num := func() any { return json.Number(genNumbers[r.IntN(len(genNumbers))]) }
@@ -173,7 +175,7 @@ func genThing(r *rand.Rand, i int) twin.Record {
 	if r.IntN(10) > 1 {
 		doc["features"] = features
 	}
-	created := genTimes[r.IntN(len(genTimes))].Add(time.Duration(r.IntN(3)) * time.Hour)
+	created := GenTimes[r.IntN(len(GenTimes))].Add(time.Duration(r.IntN(3)) * time.Hour)
 	modified := created.Add(time.Duration(r.Int64N(int64(48 * time.Hour))))
 	if r.IntN(50) == 0 {
 		created, modified = time.Time{}, time.Time{}
@@ -218,20 +220,31 @@ func inputOf(t testing.TB, rec twin.Record) rql.Input {
 	return rql.Input{Thing: thing}
 }
 
-// seed stores n generated things and returns them by id.
-func seed(t testing.TB, st Store, r *rand.Rand, n int) map[string]twin.Record {
+// Inputs are the predicate's views of recs, by id, as CrossCheck takes them.
+func Inputs(t testing.TB, recs map[string]twin.Record) map[string]rql.Input {
+	t.Helper()
+	inputs := make(map[string]rql.Input, len(recs))
+	for id, rec := range recs {
+		inputs[id] = inputOf(t, rec)
+	}
+	return inputs
+}
+
+// Seed stores n generated things and returns them by id.
+func Seed(t testing.TB, st Store, r *rand.Rand, n int) map[string]twin.Record {
 	t.Helper()
 	recs := map[string]twin.Record{}
 	for i := range n {
-		rec := genThing(r, i)
-		mustPut(t, st, rec, 0)
+		rec := GenThing(r, i)
+		MustPut(t, st, rec, 0)
 		recs[rec.ID] = rec
 	}
 	return recs
 }
 
-// searchAll pages through every result of q.
-func searchAll(t testing.TB, st Store, q twin.SearchQuery) []twin.Record {
+// SearchAll pages through every result of q, holding each page to its
+// size.
+func SearchAll(t testing.TB, st Store, q twin.SearchQuery) []twin.Record {
 	t.Helper()
 	var out []twin.Record
 	for pages := 0; ; pages++ {
@@ -253,7 +266,8 @@ func searchAll(t testing.TB, st Store, q twin.SearchQuery) []twin.Record {
 	}
 }
 
-func ids(recs []twin.Record) []string {
+// IDs are the ids of recs, in order.
+func IDs(recs []twin.Record) []string {
 	out := make([]string, len(recs))
 	for i, r := range recs {
 		out[i] = r.ID

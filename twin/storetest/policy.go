@@ -14,14 +14,16 @@ import (
 // The policy part of the contract (twin.PolicyStore): GetPolicy and
 // PutPolicy behave as Get and Put do, on a collection of their own.
 
-func mustPutPolicy(t testing.TB, st Store, rec twin.Record, prev int64) {
+// MustPutPolicy puts the policy rec at prev, failing the test on any error.
+func MustPutPolicy(t testing.TB, st Store, rec twin.Record, prev int64) {
 	t.Helper()
 	if err := st.PutPolicy(ctx(t), rec, prev); err != nil {
 		t.Fatalf("PutPolicy(%s, rev %d, prev %d): %v", rec.ID, rec.Revision, prev, err)
 	}
 }
 
-func mustGetPolicy(t testing.TB, st Store, id string) twin.Record {
+// MustGetPolicy gets the policy of id, failing the test on any error.
+func MustGetPolicy(t testing.TB, st Store, id string) twin.Record {
 	t.Helper()
 	rec, err := st.GetPolicy(ctx(t), id)
 	if err != nil {
@@ -54,7 +56,7 @@ func testPolicyNotFound(t *testing.T, st Store) {
 	if _, err := st.GetPolicy(ctx(t), "test:never"); !errors.Is(err, twin.ErrNotFound) {
 		t.Fatalf("GetPolicy of a missing id: err = %v, want ErrNotFound", err)
 	}
-	mustPut(t, st, testRecord("test:thing-only", 1), 0)
+	MustPut(t, st, testRecord("test:thing-only", 1), 0)
 	if _, err := st.GetPolicy(ctx(t), "test:thing-only"); !errors.Is(err, twin.ErrNotFound) {
 		t.Fatalf("GetPolicy of the id of a thing: err = %v, want ErrNotFound", err)
 	}
@@ -77,16 +79,16 @@ func testPolicyRoundTrip(t *testing.T, st Store) {
 		{ID: "org.example:bare", Namespace: "org.example", Revision: 1},
 	}
 	for _, want := range recs {
-		mustPutPolicy(t, st, want, 0)
+		MustPutPolicy(t, st, want, 0)
 	}
 	for _, want := range recs {
-		got := mustGetPolicy(t, st, want.ID)
-		equalRecord(t, got, want)
+		got := MustGetPolicy(t, st, want.ID)
+		EqualRecord(t, got, want)
 		if !got.Created.IsZero() && (got.Created.Location() != time.UTC || got.Modified.Location() != time.UTC) {
 			t.Errorf("%s: times not in UTC: %v, %v", want.ID, got.Created.Location(), got.Modified.Location())
 		}
 	}
-	if bare := mustGetPolicy(t, st, "org.example:bare"); !bare.Created.IsZero() || !bare.Modified.IsZero() || bare.Doc != nil {
+	if bare := MustGetPolicy(t, st, "org.example:bare"); !bare.Created.IsZero() || !bare.Modified.IsZero() || bare.Doc != nil {
 		t.Errorf("bare policy read back as %+v", bare)
 	}
 	checkPutCopiesDoc(t, policies(st))
@@ -95,10 +97,10 @@ func testPolicyRoundTrip(t *testing.T, st Store) {
 // testPolicyRevisionConditions: create at prev 0, update at the stored
 // revision; every other prev is a conflict that changes nothing.
 func testPolicyRevisionConditions(t *testing.T, st Store) {
-	mustPutPolicy(t, st, policyRecord("test:a", 1), 0)
-	equalRecord(t, mustGetPolicy(t, st, "test:a"), policyRecord("test:a", 1))
-	mustPutPolicy(t, st, policyRecord("test:a", 2), 1)
-	equalRecord(t, mustGetPolicy(t, st, "test:a"), policyRecord("test:a", 2))
+	MustPutPolicy(t, st, policyRecord("test:a", 1), 0)
+	EqualRecord(t, MustGetPolicy(t, st, "test:a"), policyRecord("test:a", 1))
+	MustPutPolicy(t, st, policyRecord("test:a", 2), 1)
+	EqualRecord(t, MustGetPolicy(t, st, "test:a"), policyRecord("test:a", 2))
 	checkConflicts(t, policies(st))
 }
 
@@ -107,20 +109,20 @@ func testPolicyRevisionConditions(t *testing.T, st Store) {
 func testPolicyTombstone(t *testing.T, st Store) {
 	id := "test:tomb"
 	live := policyRecord(id, 1)
-	mustPutPolicy(t, st, live, 0)
+	MustPutPolicy(t, st, live, 0)
 	tomb := tombstone(live)
-	mustPutPolicy(t, st, tomb, 1)
+	MustPutPolicy(t, st, tomb, 1)
 
-	got := mustGetPolicy(t, st, id)
-	equalRecord(t, got, tomb)
+	got := MustGetPolicy(t, st, id)
+	EqualRecord(t, got, tomb)
 	if !got.Deleted || got.Revision != 2 || got.Doc != nil {
 		t.Fatalf("policy tombstone read back as %+v", got)
 	}
 	if err := st.PutPolicy(ctx(t), policyRecord(id, 1), 0); !errors.Is(err, twin.ErrRevisionConflict) {
 		t.Fatalf("re-create at prev 0 over a tombstone: err = %v, want ErrRevisionConflict", err)
 	}
-	mustPutPolicy(t, st, policyRecord(id, 3), 2)
-	equalRecord(t, mustGetPolicy(t, st, id), policyRecord(id, 3))
+	MustPutPolicy(t, st, policyRecord(id, 3), 2)
+	EqualRecord(t, MustGetPolicy(t, st, id), policyRecord(id, 3))
 }
 
 // testPolicyThingIndependent: a policy and a thing of the same id (a
@@ -128,42 +130,42 @@ func testPolicyTombstone(t *testing.T, st Store) {
 // tombstone or reads see the other, and searches never see policies.
 func testPolicyThingIndependent(t *testing.T, st Store) {
 	id := "test:same"
-	mustPut(t, st, testRecord(id, 1), 0)
+	MustPut(t, st, testRecord(id, 1), 0)
 	// prev 0: no policy yet, although the thing exists.
-	mustPutPolicy(t, st, policyRecord(id, 1), 0)
-	mustPut(t, st, testRecord(id, 2), 1)
-	mustPut(t, st, testRecord(id, 3), 2)
+	MustPutPolicy(t, st, policyRecord(id, 1), 0)
+	MustPut(t, st, testRecord(id, 2), 1)
+	MustPut(t, st, testRecord(id, 3), 2)
 	// The policy is still at 1: the thing's revision is no condition for it.
 	if err := st.PutPolicy(ctx(t), policyRecord(id, 4), 3); !errors.Is(err, twin.ErrRevisionConflict) {
 		t.Fatalf("PutPolicy at the thing's revision: err = %v, want ErrRevisionConflict", err)
 	}
-	mustPutPolicy(t, st, policyRecord(id, 2), 1)
-	equalRecord(t, mustGet(t, st, id), testRecord(id, 3))
-	equalRecord(t, mustGetPolicy(t, st, id), policyRecord(id, 2))
+	MustPutPolicy(t, st, policyRecord(id, 2), 1)
+	EqualRecord(t, MustGet(t, st, id), testRecord(id, 3))
+	EqualRecord(t, MustGetPolicy(t, st, id), policyRecord(id, 2))
 
 	// Deleting the thing leaves the policy, and the other way round.
-	mustPut(t, st, tombstone(testRecord(id, 3)), 3)
-	equalRecord(t, mustGetPolicy(t, st, id), policyRecord(id, 2))
+	MustPut(t, st, tombstone(testRecord(id, 3)), 3)
+	EqualRecord(t, MustGetPolicy(t, st, id), policyRecord(id, 2))
 	other := "test:other"
-	mustPut(t, st, testRecord(other, 1), 0)
-	mustPutPolicy(t, st, policyRecord(other, 1), 0)
-	mustPutPolicy(t, st, tombstone(policyRecord(other, 1)), 1)
-	equalRecord(t, mustGet(t, st, other), testRecord(other, 1))
+	MustPut(t, st, testRecord(other, 1), 0)
+	MustPutPolicy(t, st, policyRecord(other, 1), 0)
+	MustPutPolicy(t, st, tombstone(policyRecord(other, 1)), 1)
+	EqualRecord(t, MustGet(t, st, other), testRecord(other, 1))
 
 	// A policy alone is no thing.
 	only := "test:policy-only"
-	mustPutPolicy(t, st, policyRecord(only, 1), 0)
+	MustPutPolicy(t, st, policyRecord(only, 1), 0)
 	if _, err := st.Get(ctx(t), only); !errors.Is(err, twin.ErrNotFound) {
 		t.Fatalf("Get of the id of a policy: err = %v, want ErrNotFound", err)
 	}
 	many, err := st.GetMany(ctx(t), []string{id, other, only})
 	if err != nil || len(many) != 1 || many[0].ID != other {
-		t.Fatalf("GetMany = %v, %v; want the thing %s only", ids(many), err, other)
+		t.Fatalf("GetMany = %v, %v; want the thing %s only", IDs(many), err, other)
 	}
-	equalRecord(t, many[0], testRecord(other, 1))
+	EqualRecord(t, many[0], testRecord(other, 1))
 	page, err := st.Search(ctx(t), twin.SearchQuery{Namespaces: []string{"test"}})
 	if err != nil || len(page.Records) != 1 || page.Records[0].ID != other {
-		t.Fatalf("Search(test) = %v, %v; want the thing %s only", ids(page.Records), err, other)
+		t.Fatalf("Search(test) = %v, %v; want the thing %s only", IDs(page.Records), err, other)
 	}
 	if n, err := st.Count(ctx(t), twin.SearchQuery{}); err != nil || n != 1 {
 		t.Fatalf("Count() = %d, %v; want 1", n, err)
@@ -240,8 +242,8 @@ func testPolicyConcurrentWriters(t *testing.T, st Store) {
 		return
 	}
 	for i := range n {
-		equalRecord(t, mustGetPolicy(t, st, id(i)), policyRecord(id(i), revs))
-		equalRecord(t, mustGet(t, st, id(i+n/2)), testRecord(id(i+n/2), revs))
+		EqualRecord(t, MustGetPolicy(t, st, id(i)), policyRecord(id(i), revs))
+		EqualRecord(t, MustGet(t, st, id(i+n/2)), testRecord(id(i+n/2), revs))
 	}
 	for i := range n / 2 {
 		if _, err := st.Get(ctx(t), id(i)); !errors.Is(err, twin.ErrNotFound) {

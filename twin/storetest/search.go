@@ -14,9 +14,10 @@ import (
 	"github.com/twinway/twinway/twin"
 )
 
-// crossCheck compares Search and Count with the predicate for one filter
-// and returns how many things match.
-func crossCheck(t *testing.T, st Store, recs map[string]twin.Record, inputs map[string]rql.Input, filter string, namespaces []string, size int) int {
+// CrossCheck compares Search (paged by size) and Count, within namespaces
+// if any, with the predicate for one filter, and returns how many things
+// match. inputs are the predicate's views of recs (Inputs).
+func CrossCheck(t *testing.T, st Store, recs map[string]twin.Record, inputs map[string]rql.Input, filter string, namespaces []string, size int) int {
 	t.Helper()
 	n, err := rql.ParseFilter(filter)
 	if err != nil {
@@ -36,7 +37,7 @@ func crossCheck(t *testing.T, st Store, recs map[string]twin.Record, inputs map[
 		}
 	}
 	slices.Sort(want)
-	got := ids(searchAll(t, st, twin.SearchQuery{Filter: n, Namespaces: namespaces, Size: size}))
+	got := IDs(SearchAll(t, st, twin.SearchQuery{Filter: n, Namespaces: namespaces, Size: size}))
 	if !slices.Equal(got, want) { // sorted by thingId: the default sort
 		t.Errorf("filter %s (namespaces %v): search and predicate differ\n only search:    %v\n only predicate: %v",
 			filter, namespaces, minus(got, want), minus(want, got))
@@ -132,21 +133,18 @@ var crossCheckFilters = []string{
 
 func testSearchCrossCheck(t *testing.T, st Store) {
 	r := rand.New(rand.NewPCG(1, 2))
-	recs := seed(t, st, r, 200)
+	recs := Seed(t, st, r, 400)
 	// Some things are deleted: tombstones never match.
 	for id, rec := range recs {
 		if r.IntN(15) == 0 {
 			tomb := rec
 			tomb.Revision++
 			tomb.Deleted, tomb.Doc = true, nil
-			mustPut(t, st, tomb, rec.Revision)
+			MustPut(t, st, tomb, rec.Revision)
 			delete(recs, id)
 		}
 	}
-	inputs := map[string]rql.Input{}
-	for id, rec := range recs {
-		inputs[id] = inputOf(t, rec)
-	}
+	inputs := Inputs(t, recs)
 	// The filters must discriminate: most match some things but not all.
 	var none, all, some int
 	tally := func(matched int) {
@@ -160,17 +158,17 @@ func testSearchCrossCheck(t *testing.T, st Store) {
 		}
 	}
 	for _, f := range crossCheckFilters {
-		tally(crossCheck(t, st, recs, inputs, f, nil, 200))
+		tally(CrossCheck(t, st, recs, inputs, f, nil, 200))
 	}
 	for _, f := range []string{`exists(thingId)`, `eq(attributes/s,"alpha")`, `exists(features/*)`} {
-		crossCheck(t, st, recs, inputs, f, []string{"org.b"}, 13)
-		crossCheck(t, st, recs, inputs, f, []string{"com.c", "org.a", "org.a"}, 7)
-		crossCheck(t, st, recs, inputs, f, []string{"none"}, 7)
+		CrossCheck(t, st, recs, inputs, f, []string{"org.b"}, 13)
+		CrossCheck(t, st, recs, inputs, f, []string{"com.c", "org.a", "org.a"}, 7)
+		CrossCheck(t, st, recs, inputs, f, []string{"none"}, 7)
 	}
 	// Random filters over the same vocabulary.
 	g := filterGen{r: rand.New(rand.NewPCG(3, 4))}
 	for range 300 {
-		tally(crossCheck(t, st, recs, inputs, rql.Format(g.node(0)), nil, 150))
+		tally(CrossCheck(t, st, recs, inputs, rql.Format(g.node(0)), nil, 150))
 	}
 	t.Logf("%d things; filters matching none: %d, some: %d, all: %d", len(recs), none, some, all)
 	if 2*some < none+some+all {
@@ -257,11 +255,8 @@ func (g filterGen) node(depth int) rql.Node {
 // testSortOrder holds every sort to the documented order, over all pages.
 func testSortOrder(t *testing.T, st Store) {
 	r := rand.New(rand.NewPCG(5, 6))
-	recs := seed(t, st, r, 200)
-	inputs := map[string]rql.Input{}
-	for id, rec := range recs {
-		inputs[id] = inputOf(t, rec)
-	}
+	recs := Seed(t, st, r, 300)
+	inputs := Inputs(t, recs)
 	sorts := []string{
 		"+thingId", "-thingId", "+attributes/n", "-attributes/n", "+attributes/s,-thingId", "-attributes/s",
 		"+attributes/obj", "-attributes/obj", "+attributes/tags", "-attributes/tags", "+attributes/loc/city,+attributes/n",
@@ -290,9 +285,9 @@ func testSortOrder(t *testing.T, st Store) {
 			}
 			sortRecords(want, inputs, opts.Sort)
 			for _, size := range []int{23, 200} {
-				got := ids(searchAll(t, st, twin.SearchQuery{Filter: n, Sort: opts.Sort, Size: size}))
-				if !slices.Equal(got, ids(want)) {
-					t.Errorf("sort(%s) filter %q size %d:\n got %v\nwant %v", sortText, filter, size, got, ids(want))
+				got := IDs(SearchAll(t, st, twin.SearchQuery{Filter: n, Sort: opts.Sort, Size: size}))
+				if !slices.Equal(got, IDs(want)) {
+					t.Errorf("sort(%s) filter %q size %d:\n got %v\nwant %v", sortText, filter, size, got, IDs(want))
 				}
 			}
 		}
@@ -304,7 +299,7 @@ func testSortOrder(t *testing.T, st Store) {
 // throughout and matches exactly once.
 func testPagingWhileWriting(t *testing.T, st Store) {
 	r := rand.New(rand.NewPCG(7, 8))
-	recs := seed(t, st, r, 150)
+	recs := Seed(t, st, r, 300)
 	filter, _ := rql.ParseFilter(`or(exists(attributes/n),exists(features/lamp))`)
 	p, _ := rql.Compile(filter)
 	next := len(recs) + 1000
@@ -341,15 +336,15 @@ func testPagingWhileWriting(t *testing.T, st Store) {
 			q.Cursor = page.NextCursor
 			// Write between pages: create two things, delete one.
 			for range 2 {
-				rec := genThing(r, next)
+				rec := GenThing(r, next)
 				rec.ID = fmt.Sprintf("%s:new-%05d", rec.Namespace, next)
 				next++
-				mustPut(t, st, rec, 0)
+				MustPut(t, st, rec, 0)
 				live[rec.ID] = rec
 			}
 			for id, rec := range live {
 				if r.IntN(3) == 0 {
-					mustPut(t, st, twin.Record{ID: id, Namespace: rec.Namespace, PolicyID: rec.PolicyID, Revision: rec.Revision + 1, Deleted: true}, rec.Revision)
+					MustPut(t, st, twin.Record{ID: id, Namespace: rec.Namespace, PolicyID: rec.PolicyID, Revision: rec.Revision + 1, Deleted: true}, rec.Revision)
 					delete(live, id)
 					delete(throughout, id)
 					break
@@ -369,14 +364,14 @@ func testPagingWhileWriting(t *testing.T, st Store) {
 		// Restore the original things for the next sort.
 		for id, rec := range live {
 			if _, orig := recs[id]; !orig {
-				mustPut(t, st, twin.Record{ID: id, Namespace: rec.Namespace, PolicyID: rec.PolicyID, Revision: rec.Revision + 1, Deleted: true}, rec.Revision)
+				MustPut(t, st, twin.Record{ID: id, Namespace: rec.Namespace, PolicyID: rec.PolicyID, Revision: rec.Revision + 1, Deleted: true}, rec.Revision)
 			}
 		}
 		for id, rec := range recs {
 			if _, ok := live[id]; !ok {
-				cur := mustGet(t, st, id)
+				cur := MustGet(t, st, id)
 				rec.Revision = cur.Revision + 1
-				mustPut(t, st, rec, cur.Revision)
+				MustPut(t, st, rec, cur.Revision)
 				recs[id] = rec
 			}
 		}
@@ -384,7 +379,7 @@ func testPagingWhileWriting(t *testing.T, st Store) {
 }
 
 func testCursorRules(t *testing.T, st Store) {
-	seed(t, st, rand.New(rand.NewPCG(9, 10)), 40)
+	Seed(t, st, rand.New(rand.NewPCG(9, 10)), 40)
 	filter, _ := rql.ParseFilter(`exists(thingId)`)
 	sortKeys := []rql.SortKey{{Property: "_revision", Descending: true}}
 	first, err := st.Search(ctx(t), twin.SearchQuery{Filter: filter, Sort: sortKeys, Namespaces: []string{"org.a", "org.b"}, Size: 5})
@@ -401,16 +396,16 @@ func testCursorRules(t *testing.T, st Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(ids(alone.Records), ids(same.Records)) || len(same.Records) == 0 {
-		t.Errorf("cursor alone %v, cursor with its query %v", ids(alone.Records), ids(same.Records))
+	if !slices.Equal(IDs(alone.Records), IDs(same.Records)) || len(same.Records) == 0 {
+		t.Errorf("cursor alone %v, cursor with its query %v", IDs(alone.Records), IDs(same.Records))
 	}
 	for _, rec := range same.Records {
 		if rec.Namespace == "com.c" {
 			t.Errorf("%s is outside the namespaces", rec.ID)
 		}
 	}
-	if slices.ContainsFunc(same.Records, func(r twin.Record) bool { return slices.Contains(ids(first.Records), r.ID) }) {
-		t.Errorf("second page %v repeats the first %v", ids(same.Records), ids(first.Records))
+	if slices.ContainsFunc(same.Records, func(r twin.Record) bool { return slices.Contains(IDs(first.Records), r.ID) }) {
+		t.Errorf("second page %v repeats the first %v", IDs(same.Records), IDs(first.Records))
 	}
 	otherFilter, _ := rql.ParseFilter(`exists(policyId)`)
 	bad := []twin.SearchQuery{
@@ -441,7 +436,7 @@ func testCursorRules(t *testing.T, st Store) {
 }
 
 func testCount(t *testing.T, st Store) {
-	recs := seed(t, st, rand.New(rand.NewPCG(11, 12)), 60)
+	recs := Seed(t, st, rand.New(rand.NewPCG(11, 12)), 60)
 	byNS := map[string]int64{}
 	for _, rec := range recs {
 		byNS[rec.Namespace]++
@@ -457,7 +452,7 @@ func testCount(t *testing.T, st Store) {
 	}
 	// Tombstones are not counted.
 	for id, rec := range recs {
-		mustPut(t, st, twin.Record{ID: id, Namespace: rec.Namespace, PolicyID: rec.PolicyID, Revision: rec.Revision + 1, Deleted: true}, rec.Revision)
+		MustPut(t, st, twin.Record{ID: id, Namespace: rec.Namespace, PolicyID: rec.PolicyID, Revision: rec.Revision + 1, Deleted: true}, rec.Revision)
 		break
 	}
 	n, err = st.Count(ctx(t), twin.SearchQuery{})
@@ -478,25 +473,25 @@ func testListByNamespace(t *testing.T, st Store) {
 	for i := range 60 {
 		ns := []string{"org.list", "org.other", "org.list2"}[i%3]
 		rec := testRecord(fmt.Sprintf("%s:t-%03d", ns, 59-i), 1)
-		mustPut(t, st, rec, 0)
+		MustPut(t, st, rec, 0)
 		if ns == "org.list" {
 			want = append(want, rec.ID)
 		}
 	}
 	slices.Sort(want)
-	got := ids(searchAll(t, st, twin.SearchQuery{Namespaces: []string{"org.list"}, Size: 6}))
+	got := IDs(SearchAll(t, st, twin.SearchQuery{Namespaces: []string{"org.list"}, Size: 6}))
 	if !slices.Equal(got, want) {
 		t.Errorf("list org.list:\n got %v\nwant %v", got, want)
 	}
-	if got := searchAll(t, st, twin.SearchQuery{Namespaces: []string{"org.none"}}); len(got) != 0 {
-		t.Errorf("list of an empty namespace: %v", ids(got))
+	if got := SearchAll(t, st, twin.SearchQuery{Namespaces: []string{"org.none"}}); len(got) != 0 {
+		t.Errorf("list of an empty namespace: %v", IDs(got))
 	}
 	// The records come whole.
 	page, err := st.Search(ctx(t), twin.SearchQuery{Namespaces: []string{"org.list"}, Size: 1})
 	if err != nil || len(page.Records) != 1 {
 		t.Fatalf("first of org.list: %v, %v", page, err)
 	}
-	equalRecord(t, page.Records[0], testRecord(want[0], 1))
+	EqualRecord(t, page.Records[0], testRecord(want[0], 1))
 }
 
 // testSpecialKeys: keys with '.', '$', '~' and digits round-trip exactly
@@ -512,8 +507,8 @@ func testSpecialKeys(t *testing.T, st Store) {
 	for i, d := range docs {
 		id := []string{"sp:one", "sp:two", "sp:three"}[i]
 		rec := twin.Record{ID: id, Namespace: "sp", PolicyID: "sp:p", Revision: 1, Doc: []byte(d)}
-		mustPut(t, st, rec, 0)
-		equalRecord(t, mustGet(t, st, id), rec)
+		MustPut(t, st, rec, 0)
+		EqualRecord(t, MustGet(t, st, id), rec)
 		recs[id] = rec
 		inputs[id] = inputOf(t, rec)
 	}
@@ -525,7 +520,7 @@ func testSpecialKeys(t *testing.T, st Store) {
 		`exists(attributes/list/0)`, `eq(features/f.1/properties/$p,10)`, `eq(features/*/properties/$p,10)`,
 		`empty(attributes/0)`, `empty(attributes/1x/0)`, `ne(attributes/a.b,1)`, `like(attributes/a.b,"1")`,
 	} {
-		crossCheck(t, st, recs, inputs, f, nil, 2)
+		CrossCheck(t, st, recs, inputs, f, nil, 2)
 	}
 	for _, s := range []string{"+attributes/a.b", "-attributes/$x", "+attributes/0", "-attributes/~"} {
 		opts, err := rql.ParseOptions("sort(" + s + ")")
@@ -537,8 +532,8 @@ func testSpecialKeys(t *testing.T, st Store) {
 			want = append(want, rec)
 		}
 		sortRecords(want, inputs, opts.Sort)
-		if got := ids(searchAll(t, st, twin.SearchQuery{Sort: opts.Sort, Size: 2})); !slices.Equal(got, ids(want)) {
-			t.Errorf("sort(%s): got %v, want %v", s, got, ids(want))
+		if got := IDs(SearchAll(t, st, twin.SearchQuery{Sort: opts.Sort, Size: 2})); !slices.Equal(got, IDs(want)) {
+			t.Errorf("sort(%s): got %v, want %v", s, got, IDs(want))
 		}
 	}
 }
@@ -561,13 +556,13 @@ func testLargeDocument(t *testing.T, st Store) {
 		t.Fatalf("document of %d bytes", len(doc))
 	}
 	rec := twin.Record{ID: "big:one", Namespace: "big", PolicyID: "big:p", Revision: 1, Doc: doc}
-	mustPut(t, st, rec, 0)
-	equalRecord(t, mustGet(t, st, rec.ID), rec)
+	MustPut(t, st, rec, 0)
+	EqualRecord(t, MustGet(t, st, rec.ID), rec)
 	rec2 := rec
 	rec2.Revision = 2
 	rec2.Doc = append(doc[:len(doc)-1:len(doc)-1], `,"more":1}`...)
-	mustPut(t, st, rec2, 1)
-	equalRecord(t, mustGet(t, st, rec.ID), rec2)
+	MustPut(t, st, rec2, 1)
+	EqualRecord(t, MustGet(t, st, rec.ID), rec2)
 	recs := map[string]twin.Record{rec.ID: rec2}
 	inputs := map[string]rql.Input{rec.ID: inputOf(t, rec2)}
 	for _, f := range []string{
@@ -575,9 +570,9 @@ func testLargeDocument(t *testing.T, st Store) {
 		`empty(attributes/deep/d/d/d/d/d/d/d/d/d/d/d/d/d/d)`, `exists(attributes/wide/x.y)`, `eq(attributes/wide,1)`,
 		`eq(attributes/wide/x.y,3)`, `empty(attributes/wide)`, `like(attributes/k00001,"v*1")`,
 	} {
-		crossCheck(t, st, recs, inputs, f, nil, 1)
+		CrossCheck(t, st, recs, inputs, f, nil, 1)
 	}
-	if got := ids(searchAll(t, st, twin.SearchQuery{Sort: []rql.SortKey{{Property: "attributes/deep"}}})); !slices.Equal(got, []string{rec.ID}) {
+	if got := IDs(SearchAll(t, st, twin.SearchQuery{Sort: []rql.SortKey{{Property: "attributes/deep"}}})); !slices.Equal(got, []string{rec.ID}) {
 		t.Errorf("sort by a deep object: %v", got)
 	}
 }

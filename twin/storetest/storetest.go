@@ -40,6 +40,11 @@
 //     conditions and tombstones never meet; Get, GetMany, Search and Count
 //     never return a policy. Things and policies written concurrently all
 //     succeed.
+//
+// The suite's generated things and its helpers (GenThing, Seed, Inputs,
+// CrossCheck, MustPut, …) are exported for the stores' own tests of what
+// only one store has (its translation, limits, files), so that those hold
+// a store to the same data and predicate as the contract does.
 package storetest
 
 import (
@@ -111,14 +116,17 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 // ends with the test.
 func ctx(t testing.TB) context.Context { return t.Context() }
 
-func mustPut(t testing.TB, st Store, rec twin.Record, prev int64) {
+// MustPut puts rec at prev, failing the test on any error. Like every call
+// of the suite it runs in the test's context (ctx), so not from a Cleanup.
+func MustPut(t testing.TB, st Store, rec twin.Record, prev int64) {
 	t.Helper()
 	if err := st.Put(ctx(t), rec, prev); err != nil {
 		t.Fatalf("Put(%s, rev %d, prev %d): %v", rec.ID, rec.Revision, prev, err)
 	}
 }
 
-func mustGet(t testing.TB, st Store, id string) twin.Record {
+// MustGet gets the record of id, failing the test on any error.
+func MustGet(t testing.TB, st Store, id string) twin.Record {
 	t.Helper()
 	rec, err := st.Get(ctx(t), id)
 	if err != nil {
@@ -127,8 +135,8 @@ func mustGet(t testing.TB, st Store, id string) twin.Record {
 	return rec
 }
 
-// equalRecord compares records field by field; times by instant.
-func equalRecord(t testing.TB, got, want twin.Record) {
+// EqualRecord compares records field by field; times by instant.
+func EqualRecord(t testing.TB, got, want twin.Record) {
 	t.Helper()
 	if got.ID != want.ID || got.Namespace != want.Namespace || got.PolicyID != want.PolicyID ||
 		got.Revision != want.Revision || got.Deleted != want.Deleted || string(got.Doc) != string(want.Doc) ||
@@ -186,11 +194,11 @@ func testRoundTrip(t *testing.T, st Store) {
 		{ID: "org.example:bare", Namespace: "org.example", PolicyID: "p", Revision: 1},
 	}
 	for _, want := range recs {
-		mustPut(t, st, want, 0)
+		MustPut(t, st, want, 0)
 	}
 	for _, want := range recs {
-		got := mustGet(t, st, want.ID)
-		equalRecord(t, got, want)
+		got := MustGet(t, st, want.ID)
+		EqualRecord(t, got, want)
 		if !got.Created.IsZero() && (got.Created.Location() != time.UTC || got.Modified.Location() != time.UTC) {
 			t.Errorf("%s: times not in UTC: %v, %v", want.ID, got.Created.Location(), got.Modified.Location())
 		}
@@ -198,7 +206,7 @@ func testRoundTrip(t *testing.T, st Store) {
 			t.Errorf("%s: times lost precision: %v, %v", want.ID, got.Created, got.Modified)
 		}
 	}
-	bare := mustGet(t, st, "org.example:bare")
+	bare := MustGet(t, st, "org.example:bare")
 	if !bare.Created.IsZero() || !bare.Modified.IsZero() || bare.Doc != nil {
 		t.Errorf("bare record read back as %+v", bare)
 	}
@@ -215,12 +223,12 @@ func testNotFound(t *testing.T, st Store) {
 func testTombstone(t *testing.T, st Store) {
 	id := "test:tomb"
 	live := testRecord(id, 1)
-	mustPut(t, st, live, 0)
+	MustPut(t, st, live, 0)
 	tomb := tombstone(live)
-	mustPut(t, st, tomb, 1)
+	MustPut(t, st, tomb, 1)
 
-	got := mustGet(t, st, id)
-	equalRecord(t, got, tomb)
+	got := MustGet(t, st, id)
+	EqualRecord(t, got, tomb)
 	if !got.Deleted || got.Revision != 2 || got.PolicyID != live.PolicyID {
 		t.Fatalf("tombstone read back as %+v", got)
 	}
@@ -232,15 +240,15 @@ func testTombstone(t *testing.T, st Store) {
 	if err := st.Put(ctx(t), testRecord(id, 1), 0); !errors.Is(err, twin.ErrRevisionConflict) {
 		t.Fatalf("re-create at prev 0 over a tombstone: err = %v, want ErrRevisionConflict", err)
 	}
-	mustPut(t, st, testRecord(id, 3), 2)
-	if got := mustGet(t, st, id); got.Deleted || got.Revision != 3 {
+	MustPut(t, st, testRecord(id, 3), 2)
+	if got := MustGet(t, st, id); got.Deleted || got.Revision != 3 {
 		t.Fatalf("re-created record read back as %+v", got)
 	}
 }
 
 func testRevisionConditions(t *testing.T, st Store) {
-	mustPut(t, st, testRecord("test:a", 1), 0)
-	mustPut(t, st, testRecord("test:a", 2), 1)
+	MustPut(t, st, testRecord("test:a", 1), 0)
+	MustPut(t, st, testRecord("test:a", 2), 1)
 	checkConflicts(t, things(st))
 }
 
@@ -290,7 +298,7 @@ func checkConflicts(t *testing.T, c collection) {
 	if err != nil {
 		t.Fatalf("test:a after failed conditional puts: %v", err)
 	}
-	equalRecord(t, got, c.record("test:a", 2))
+	EqualRecord(t, got, c.record("test:a", 2))
 	if _, err := c.get(ctx(t), "test:b"); !errors.Is(err, twin.ErrNotFound) {
 		t.Fatalf("test:b after a failed conditional put: err = %v, want ErrNotFound", err)
 	}
@@ -336,7 +344,7 @@ func testGetMany(t *testing.T, st Store) {
 			t.Fatal(err)
 		}
 	}
-	mustPut(t, st, tombstone(testRecord(ids[5], 1)), 1)
+	MustPut(t, st, tombstone(testRecord(ids[5], 1)), 1)
 
 	reversed := func(s []string) []string {
 		out := make([]string, len(s))
@@ -378,7 +386,7 @@ func testGetMany(t *testing.T, st Store) {
 			if rec.ID != tt.want[i] {
 				t.Fatalf("%s: record %d is %s, want %s", tt.name, i, rec.ID, tt.want[i])
 			}
-			equalRecord(t, rec, testRecord(rec.ID, 1))
+			EqualRecord(t, rec, testRecord(rec.ID, 1))
 		}
 	}
 }
@@ -392,7 +400,7 @@ func testConcurrentWriters(t *testing.T, st Store) {
 		perWriter = 15
 	)
 	id := "test:counter"
-	mustPut(t, st, counterRecord(id, 1, 0), 0)
+	MustPut(t, st, counterRecord(id, 1, 0), 0)
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
 	var conflicts sync.Map
@@ -433,9 +441,9 @@ func testConcurrentWriters(t *testing.T, st Store) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	got := mustGet(t, st, id)
+	got := MustGet(t, st, id)
 	want := counterRecord(id, 1+writers*perWriter, writers*perWriter)
-	equalRecord(t, got, want)
+	EqualRecord(t, got, want)
 }
 
 func counterRecord(id string, rev int64, n int) twin.Record {
