@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -151,17 +152,44 @@ func TestWebSocketSessionEndsAtTokenExpiry(t *testing.T) {
 		c.OIDC.Issuers = []server.IssuerConfig{{Issuer: iss.srv.URL, SubjectPrefix: "test", Audience: "twinway"}}
 	})
 	// exp has a resolution of one second: the token expires within 1–2 s.
-	conn, _, err := websocket.DefaultDialer.Dial(g.wsURL+"?access_token="+iss.token(t, "carol", 2*time.Second), nil)
+	token := iss.token(t, "carol", 2*time.Second)
+	conn, _, err := websocket.DefaultDialer.Dial(g.wsURL+"?access_token="+token, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	conn.SetReadDeadline(time.Now().Add(waitTimeout))
 	_, _, err = conn.ReadMessage()
+	closed := time.Now()
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation || !strings.Contains(ce.Text, "expired") {
 		t.Fatalf("session ended with %v, want a close for the expired JWT", err)
 	}
+	// On time: within a second of exp, not at the next message.
+	exp := time.Unix(expOf(t, token), 0)
+	if late := closed.Sub(exp); late < 0 || late > time.Second {
+		t.Fatalf("closed %v after exp, want within a second", late)
+	}
+}
+
+// expOf reads the exp claim of a JWT (already verified by the gateway).
+func expOf(t *testing.T, token string) int64 {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", token)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		Exp int64 `json:"exp"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return claims.Exp
 }
 
 // TestJWTTokenRefresh: JWT-TOKEN with a token of the same subject keeps the
