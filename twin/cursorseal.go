@@ -50,17 +50,16 @@ func (c *cursorSealer) seal(storeCursor string) string {
 func (c *cursorSealer) open(clientCursor string) (string, error) {
 	data, err := base64.RawURLEncoding.DecodeString(clientCursor)
 	if err != nil || len(data) < c.aead.NonceSize() {
-		return "", invalidCursor()
+		return "", sealedCursorInvalid()
 	}
 	n := c.aead.NonceSize()
 	plain, err := c.aead.Open(nil, data[:n], data[n:], nil)
 	if err != nil {
-		return "", invalidCursor()
+		return "", sealedCursorInvalid()
 	}
 	return string(plain), nil
 }
 
-func invalidCursor() *protocol.Error {
-	return protocol.Errorf(protocol.CodeSearchOptionInvalid, "The option 'cursor' is not valid for the search request.").
-		WithDescription("The cursor is not one this gateway issued, or it issued it before it restarted: start the search again.")
+func sealedCursorInvalid() *protocol.Error {
+	return InvalidCursor("The cursor is not one this gateway issued, or it issued it before it restarted: start the search again.")
 }

@@ -58,11 +58,7 @@ func optionError(format string, args ...any) *protocol.Error {
 	return protocol.Errorf(protocol.CodeSearchOptionInvalid, format, args...)
 }
 
-func invalidCursor(description string) *protocol.Error {
-	e := optionError("The option 'cursor' is not valid for the search request.")
-	e.Description = description
-	return e
-}
+func invalidCursor(description string) *protocol.Error { return twin.InvalidCursor(description) }
 
 // Search returns one page of the live things matching q.
 func (s *Store) Search(ctx context.Context, q twin.SearchQuery) (twin.SearchPage, error) {
@@ -162,7 +158,7 @@ func buildSearch(q twin.SearchQuery, size int, now time.Time) (*searchRequest, e
 		}
 		after = &c
 	}
-	keys = normalizeSort(keys)
+	keys = twin.NormalizeSort(keys)
 	plan, err := sortPlan(keys)
 	if err != nil {
 		return nil, err
@@ -221,16 +217,6 @@ func normalizeNamespaces(ns []string) []string {
 	return slices.Compact(out)
 }
 
-// normalizeSort ends the keys at thingId, appending +thingId when missing.
-func normalizeSort(keys []rql.SortKey) []rql.SortKey {
-	for i, k := range keys {
-		if k.Property == "thingId" {
-			return slices.Clone(keys[:i+1])
-		}
-	}
-	return append(slices.Clone(keys), rql.SortKey{Property: "thingId"})
-}
-
 // sortComponent is one field of the sort.
 type sortComponent struct {
 	path     string
@@ -286,7 +272,7 @@ func sortPlan(keys []rql.SortKey) ([]sortComponent, error) {
 // gives them): thingId is appended when missing, keys after it dropped.
 // Errors are *protocol.Error thing-search:search.option.invalid.
 func Sort(keys []rql.SortKey) (bson.D, error) {
-	plan, err := sortPlan(normalizeSort(keys))
+	plan, err := sortPlan(twin.NormalizeSort(keys))
 	if err != nil {
 		return nil, err
 	}
@@ -531,32 +517,8 @@ func decodeCursor(s string) (cursorData, error) {
 	return c, nil
 }
 
-// reconcile checks a query against the cursor it continues: a filter,
-// namespaces or sort the query leaves out come from the cursor; ones it
-// gives must be the cursor's.
+// reconcile checks a query against the cursor it continues (see
+// twin.Continued).
 func (c cursorData) reconcile(filter rql.Node, namespaces []string, keys []rql.SortKey) (rql.Node, []string, []rql.SortKey, error) {
-	switch {
-	case filter == nil && c.Filter != "":
-		f, err := rql.ParseFilter(c.Filter)
-		if err != nil {
-			return nil, nil, nil, invalidCursor("The cursor is not one this service issued.")
-		}
-		filter = f
-	case rql.Format(filter) != c.Filter:
-		return nil, nil, nil, invalidCursor("The parameter 'filter' must not differ from the original query of the cursor.")
-	}
-	switch {
-	case len(namespaces) == 0:
-		namespaces = c.Namespaces
-	case !slices.Equal(namespaces, c.Namespaces):
-		return nil, nil, nil, invalidCursor("The parameter 'namespaces' must not differ from the original query of the cursor.")
-	}
-	cursorKeys := fromCursorKeys(c.Sort)
-	switch {
-	case len(keys) == 0:
-		keys = cursorKeys
-	case !slices.Equal(normalizeSort(keys), cursorKeys):
-		return nil, nil, nil, invalidCursor("The option 'sort' must not differ from the original query of the cursor.")
-	}
-	return filter, namespaces, keys, nil
+	return twin.Continued{Filter: c.Filter, Namespaces: c.Namespaces, Sort: fromCursorKeys(c.Sort)}.Continue(filter, namespaces, keys)
 }

@@ -49,7 +49,7 @@ func TestSortGolden(t *testing.T) {
 		{"array", bson.D{{Key: "~", Value: true}, {Key: "~t", Value: "[1]"}}}, {"bool", false},
 	}
 	for _, s := range []string{"+attributes/x", "-attributes/x"} {
-		plan, err := sortPlan(normalizeSort(mustSort(t, s)))
+		plan, err := sortPlan(twin.NormalizeSort(mustSort(t, s)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +68,7 @@ func TestSortGolden(t *testing.T) {
 		{"+_revision", int64(7)}, {"-_revision", int64(7)}, {"+_modified", int64(1000)}, {"-_modified", int64(1000)},
 		{"+_modified", nil}, {"-_modified", nil}, {"-thingId", "org.a:t1"}, {"+policyId,-attributes/n", "org.a:p"},
 	} {
-		plan, err := sortPlan(normalizeSort(mustSort(t, c.sort)))
+		plan, err := sortPlan(twin.NormalizeSort(mustSort(t, c.sort)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,11 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 
 	"github.com/twinway/twinway/protocol"
 	"github.com/twinway/twinway/rql"
+	"github.com/twinway/twinway/twin"
 )
 
 // Sorting and the keyset cursor of search pages.
@@ -198,11 +198,7 @@ func (c cursorData) encode() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(buf.Bytes()), nil
 }
 
-func invalidCursor(description string) *protocol.Error {
-	e := optionError("The option 'cursor' is not valid for the search request.")
-	e.Description = description
-	return e
-}
+func invalidCursor(description string) *protocol.Error { return twin.InvalidCursor(description) }
 
 func decodeCursor(s string) (cursorData, error) {
 	var c cursorData
@@ -230,31 +226,8 @@ func decodeCursor(s string) (cursorData, error) {
 	return c, nil
 }
 
-// reconcile checks a query against the cursor it continues: a filter,
-// namespaces or sort the query leaves out come from the cursor; ones it
-// gives must be the cursor's.
+// reconcile checks a query against the cursor it continues (see
+// twin.Continued).
 func (c cursorData) reconcile(filter rql.Node, namespaces []string, keys []rql.SortKey) (rql.Node, []string, []rql.SortKey, error) {
-	switch {
-	case filter == nil && c.Filter != "":
-		f, err := rql.ParseFilter(c.Filter)
-		if err != nil {
-			return nil, nil, nil, invalidCursor("The cursor is not one this service issued.")
-		}
-		filter = f
-	case rql.Format(filter) != c.Filter:
-		return nil, nil, nil, invalidCursor("The parameter 'filter' must not differ from the original query of the cursor.")
-	}
-	switch {
-	case len(namespaces) == 0:
-		namespaces = c.Namespaces
-	case !slices.Equal(namespaces, c.Namespaces):
-		return nil, nil, nil, invalidCursor("The parameter 'namespaces' must not differ from the original query of the cursor.")
-	}
-	switch {
-	case len(keys) == 0:
-		keys = c.Sort
-	case !slices.Equal(normalizeSort(keys), c.Sort):
-		return nil, nil, nil, invalidCursor("The option 'sort' must not differ from the original query of the cursor.")
-	}
-	return filter, namespaces, keys, nil
+	return twin.Continued{Filter: c.Filter, Namespaces: c.Namespaces, Sort: c.Sort}.Continue(filter, namespaces, keys)
 }

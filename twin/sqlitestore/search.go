@@ -99,7 +99,7 @@ func (s *Store) Search(ctx context.Context, q twin.SearchQuery) (twin.SearchPage
 		}
 		after = &c
 	}
-	keys = normalizeSort(keys)
+	keys = twin.NormalizeSort(keys)
 
 	b := newSQLBuilder()
 	plan, err := b.sortPlan(keys)
@@ -229,17 +229,6 @@ func normalizeNamespaces(ns []string) []string {
 	out := slices.Clone(ns)
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-// normalizeSort ends the keys at thingId, appending +thingId when missing:
-// the order is then total.
-func normalizeSort(keys []rql.SortKey) []rql.SortKey {
-	for i, k := range keys {
-		if k.Property == "thingId" {
-			return slices.Clone(keys[:i+1])
-		}
-	}
-	return append(slices.Clone(keys), rql.SortKey{Property: "thingId"})
 }
 
 func rqlError(format string, args ...any) *protocol.Error {
