@@ -21,7 +21,7 @@ func lookup(p *policy.Policy, r resource) (json.RawMessage, *protocol.Error) {
 	case levelPolicy:
 		return p.JSON(), nil
 	case levelEntries:
-		return entriesJSON(p), nil
+		return p.EntriesJSON(), nil
 	case levelImports:
 		return importsJSON(p.Imports), nil
 	case levelImport, levelImportEntries, levelImportTransitive:
@@ -44,7 +44,7 @@ func lookup(p *policy.Policy, r resource) (json.RawMessage, *protocol.Error) {
 	}
 	switch r.level {
 	case levelSubjects:
-		return subjectsJSON(&e), nil
+		return e.SubjectsJSON(), nil
 	case levelSubject:
 		s, ok := e.Subjects[r.subject]
 		if !ok {
@@ -52,7 +52,7 @@ func lookup(p *policy.Policy, r resource) (json.RawMessage, *protocol.Error) {
 		}
 		return s.JSON(), nil
 	case levelResources:
-		return resourcesJSON(&e), nil
+		return e.ResourcesJSON(), nil
 	case levelResource:
 		perms, ok := e.Resources[r.key]
 		if !ok {
@@ -81,54 +81,6 @@ func lookup(p *policy.Policy, r resource) (json.RawMessage, *protocol.Error) {
 		return e.References, nil
 	}
 	return e.JSON(), nil
-}
-
-func entriesJSON(p *policy.Policy) json.RawMessage {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, label := range p.Labels() {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		e := p.Entries[label]
-		b.Write(quote(label))
-		b.WriteByte(':')
-		b.Write(e.JSON())
-	}
-	b.WriteByte('}')
-	return b.Bytes()
-}
-
-func subjectsJSON(e *policy.Entry) json.RawMessage {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, id := range e.SubjectIDs() {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		s := e.Subjects[id]
-		b.Write(quote(id))
-		b.WriteByte(':')
-		b.Write(s.JSON())
-	}
-	b.WriteByte('}')
-	return b.Bytes()
-}
-
-func resourcesJSON(e *policy.Entry) json.RawMessage {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, k := range e.ResourceKeys() {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		perms := e.Resources[k]
-		b.Write(quote(string(k)))
-		b.WriteByte(':')
-		b.Write(perms.JSON())
-	}
-	b.WriteByte('}')
-	return b.Bytes()
 }
 
 func importsJSON(imports []policy.Import) json.RawMessage {

@@ -69,7 +69,20 @@ func (p *Policy) write(b *bytes.Buffer, special bool) {
 			b.WriteString(compact(imp.Value))
 		}
 	}
-	b.WriteString(`},"entries":{`)
+	b.WriteString(`},"entries":`)
+	p.writeEntries(b)
+	b.WriteByte('}')
+}
+
+// EntriesJSON is the policy's entries object, in label order.
+func (p *Policy) EntriesJSON() []byte {
+	var b bytes.Buffer
+	p.writeEntries(&b)
+	return b.Bytes()
+}
+
+func (p *Policy) writeEntries(b *bytes.Buffer) {
+	b.WriteByte('{')
 	for i, label := range p.Labels() {
 		if i > 0 {
 			b.WriteByte(',')
@@ -79,7 +92,7 @@ func (p *Policy) write(b *bytes.Buffer, special bool) {
 		e := p.Entries[label]
 		e.write(b)
 	}
-	b.WriteString("}}")
+	b.WriteByte('}')
 }
 
 // JSON is the entry as Ditto writes it.
@@ -89,8 +102,22 @@ func (e *Entry) JSON() []byte {
 	return b.Bytes()
 }
 
-func (e *Entry) write(b *bytes.Buffer) {
-	b.WriteString(`{"subjects":{`)
+// SubjectsJSON is the entry's subjects object, in order.
+func (e *Entry) SubjectsJSON() []byte {
+	var b bytes.Buffer
+	e.writeSubjects(&b)
+	return b.Bytes()
+}
+
+// ResourcesJSON is the entry's resources object, in order.
+func (e *Entry) ResourcesJSON() []byte {
+	var b bytes.Buffer
+	e.writeResources(&b)
+	return b.Bytes()
+}
+
+func (e *Entry) writeSubjects(b *bytes.Buffer) {
+	b.WriteByte('{')
 	for i, id := range e.SubjectIDs() {
 		if i > 0 {
 			b.WriteByte(',')
@@ -100,7 +127,11 @@ func (e *Entry) write(b *bytes.Buffer) {
 		s := e.Subjects[id]
 		s.write(b)
 	}
-	b.WriteString(`},"resources":{`)
+	b.WriteByte('}')
+}
+
+func (e *Entry) writeResources(b *bytes.Buffer) {
+	b.WriteByte('{')
 	for i, k := range e.ResourceKeys() {
 		if i > 0 {
 			b.WriteByte(',')
@@ -111,6 +142,13 @@ func (e *Entry) write(b *bytes.Buffer) {
 		perms.write(b)
 	}
 	b.WriteByte('}')
+}
+
+func (e *Entry) write(b *bytes.Buffer) {
+	b.WriteString(`{"subjects":`)
+	e.writeSubjects(b)
+	b.WriteString(`,"resources":`)
+	e.writeResources(b)
 	if e.Namespaces != nil {
 		b.WriteString(`,"namespaces":`)
 		writeStrings(b, e.Namespaces)
