@@ -24,33 +24,7 @@ func (g *gatewayUnderTest) dialDeclaring(t testing.TB, user, labels string) *wsC
 	if conn == nil {
 		t.Fatalf("dial declaring %s: response %v", labels, resp)
 	}
-	c := &wsClient{conn: conn, frames: make(chan frame, 4096)}
-	go func() {
-		for {
-			_, data, err := conn.ReadMessage()
-			c.frames <- frame{text: string(data), err: err}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() { conn.Close() })
-	return c
-}
-
-// dialQuery dials /ws/2 with a query as user; conn is nil when the upgrade
-// failed.
-func (g *gatewayUnderTest) dialQuery(t testing.TB, user, query string) (*websocket.Conn, *http.Response) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "/", nil)
-	req.SetBasicAuth(user, testPassword)
-	h := http.Header{}
-	h.Set("Authorization", req.Header.Get("Authorization"))
-	conn, resp, err := websocket.DefaultDialer.Dial(g.wsURL+query, h)
-	if err != nil {
-		return nil, resp
-	}
-	return conn, resp
+	return newWSClient(t, conn)
 }
 
 // sendMessage sends a protocol message built from its parts.

@@ -133,14 +133,31 @@ func (g *gatewayUnderTest) dial(t testing.TB) *wsClient {
 // dialAs opens a session as user (password testPassword).
 func (g *gatewayUnderTest) dialAs(t testing.TB, user string) *wsClient {
 	t.Helper()
-	h := http.Header{}
+	conn, resp := g.dialQuery(t, user, "")
+	if conn == nil {
+		t.Fatalf("dial %s as %s: response %v", g.wsURL, user, resp)
+	}
+	return newWSClient(t, conn)
+}
+
+// dialQuery dials /ws/2 with a query as user; conn is nil when the upgrade
+// failed.
+func (g *gatewayUnderTest) dialQuery(t testing.TB, user, query string) (*websocket.Conn, *http.Response) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, "/", nil)
 	req.SetBasicAuth(user, testPassword)
+	h := http.Header{}
 	h.Set("Authorization", req.Header.Get("Authorization"))
-	conn, resp, err := websocket.DefaultDialer.Dial(g.wsURL, h)
+	conn, resp, err := websocket.DefaultDialer.Dial(g.wsURL+query, h)
 	if err != nil {
-		t.Fatalf("dial %s: %v (response %v)", g.wsURL, err, resp)
+		return nil, resp
 	}
+	return conn, resp
+}
+
+// newWSClient reads conn's frames into a channel until it fails, and closes
+// conn when the test ends.
+func newWSClient(t testing.TB, conn *websocket.Conn) *wsClient {
 	c := &wsClient{conn: conn, frames: make(chan frame, 4096)}
 	go func() {
 		for {
